@@ -1,0 +1,3 @@
+//! One module per subcommand. Each exposes its clap arguments and `run(args) -> Result<ExitCode>`.
+
+pub mod config;

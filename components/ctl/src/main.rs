@@ -1,0 +1,35 @@
+//! triadctl: the operator's command line. Each subcommand lives in `cmd/<name>.rs`; this file
+//! only parses arguments and dispatches.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "triadctl", version, about = "Operate a Triad cluster")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check cluster files.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Config(c) => cmd::config::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("triadctl: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
