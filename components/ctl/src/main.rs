@@ -18,12 +18,15 @@ enum Command {
     /// Check cluster files.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
+    /// Render an HAProxy configuration from the cluster file.
+    HaproxyConfig(cmd::haproxy::HaproxyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(c) => cmd::config::run(c),
+        Command::HaproxyConfig(a) => cmd::haproxy::run(a),
     };
     match result {
         Ok(code) => code,

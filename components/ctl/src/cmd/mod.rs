@@ -1,3 +1,4 @@
 //! One module per subcommand. Each exposes its clap arguments and `run(args) -> Result<ExitCode>`.
 
 pub mod config;
+pub mod haproxy;

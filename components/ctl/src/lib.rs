@@ -1,0 +1,3 @@
+//! Library half of triadctl: logic that is tested directly and shared with other tools.
+
+pub mod haproxy;
