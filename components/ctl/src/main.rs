@@ -20,6 +20,8 @@ enum Command {
     Config(cmd::config::ConfigCmd),
     /// Render an HAProxy configuration from the cluster file.
     HaproxyConfig(cmd::haproxy::HaproxyArgs),
+    /// Print the argon2 hash of a password (for [[users]] password_hash).
+    HashPassword,
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(c) => cmd::config::run(c),
         Command::HaproxyConfig(a) => cmd::haproxy::run(a),
+        Command::HashPassword => cmd::hash_password::run(),
     };
     match result {
         Ok(code) => code,

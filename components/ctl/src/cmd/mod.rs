@@ -2,3 +2,4 @@
 
 pub mod config;
 pub mod haproxy;
+pub mod hash_password;
