@@ -81,6 +81,14 @@ impl Mvcc {
         self.keys.len()
     }
 
+    /// Bytes held by keys and values of every stored version (the "db size" of Status).
+    pub fn approximate_bytes(&self) -> usize {
+        self.keys
+            .iter()
+            .map(|(k, vers)| k.len() + vers.iter().map(|v| 32 + v.kv.as_ref().map_or(0, |kv| kv.value.len())).sum::<usize>())
+            .sum()
+    }
+
     /// Checks that `rev` (0 = latest) can be read.
     pub fn check_rev(&self, rev: i64) -> Result<i64, EtcdError> {
         if rev <= 0 {
