@@ -175,6 +175,10 @@ pub enum StartDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeAnswer {
     Uninitialized,
+    /// Bootstrapped but still at term 1: no election was ever held, so nobody ever voted and
+    /// nothing was committed. Joining it with our initial id is the same as a late start —
+    /// and necessary when it waits for us to reach a quorum.
+    Fresh,
     Initialized,
     Unreachable,
 }
@@ -185,8 +189,8 @@ pub fn decide_start(initial: usize, answers: &[ProbeAnswer]) -> StartDecision {
     if answers.contains(&ProbeAnswer::Initialized) {
         return StartDecision::Join;
     }
-    let empty = 1 + answers.iter().filter(|a| **a == ProbeAnswer::Uninitialized).count();
-    if empty >= quorum(initial) { StartDecision::Bootstrap } else { StartDecision::Wait }
+    let ready = 1 + answers.iter().filter(|a| matches!(a, ProbeAnswer::Uninitialized | ProbeAnswer::Fresh)).count();
+    if ready >= quorum(initial) { StartDecision::Bootstrap } else { StartDecision::Wait }
 }
 
 #[cfg(test)]
@@ -218,6 +222,9 @@ mod tests {
         assert_eq!(decide_start(3, &[Uninitialized, Initialized]), StartDecision::Join);
         assert_eq!(decide_start(1, &[]), StartDecision::Bootstrap);
         assert_eq!(decide_start(5, &[Uninitialized, Unreachable, Unreachable, Unreachable]), StartDecision::Wait);
+        // A peer that bootstrapped without us and never elected a leader waits for us.
+        assert_eq!(decide_start(3, &[Fresh, Unreachable]), StartDecision::Bootstrap);
+        assert_eq!(decide_start(3, &[Fresh, Initialized]), StartDecision::Join);
     }
 
     #[test]

@@ -253,6 +253,7 @@ async fn probe(s: &Settings, h: &Host) -> (ProbeAnswer, u64) {
         anyhow::Ok(r)
     };
     match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+        Ok(Ok(r)) if r.initialized && r.term == 1 => (ProbeAnswer::Fresh, r.cluster_id),
         Ok(Ok(r)) if r.initialized => (ProbeAnswer::Initialized, r.cluster_id),
         Ok(Ok(_)) => (ProbeAnswer::Uninitialized, 0),
         _ => (ProbeAnswer::Unreachable, 0),

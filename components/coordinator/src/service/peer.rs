@@ -55,7 +55,10 @@ impl Peer for PeerService {
     }
 
     async fn probe(&self, _req: Request<ProbeRequest>) -> Result<Response<ProbeResponse>, Status> {
-        let leader_id = self.running.get().map_or(0, |r| r.node.status.get().leader_id);
+        let (leader_id, term) = self.running.get().map_or((0, 0), |r| {
+            let st = r.node.status.get();
+            (st.leader_id, st.term)
+        });
         Ok(Response::new(match self.identity.get() {
             None => ProbeResponse { initialized: false, name: self.name.clone(), ..Default::default() },
             Some(id) => ProbeResponse {
@@ -64,6 +67,7 @@ impl Peer for PeerService {
                 member_id: id.member_id,
                 leader_id,
                 name: self.name.clone(),
+                term,
             },
         }))
     }

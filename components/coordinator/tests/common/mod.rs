@@ -215,6 +215,12 @@ impl TestCluster {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let l = self.wait_leader(&(0..self.hosts.len()).collect::<Vec<_>>()).await;
         self.wait_voters(l, &names).await;
+        for i in 0..self.hosts.len() {
+            eventually(60, &format!("{} serving as a voter", self.hosts[i].name), || async {
+                self.status(i).await.filter(|s| !s.is_learner && s.leader != 0).map(|_| ())
+            })
+            .await;
+        }
         l
     }
 
