@@ -161,16 +161,12 @@ impl MemberOps {
         let members = self.node.core.read().sm.members.clone();
         match membership::reconcile(&members, &st.progress, self.node.id, wanted) {
             Some(membership::Action::Remove(id)) => {
-                tracing::info!(id = format!("{id:x}"), name = %members[&id].name, "removing a member the cluster file no longer names");
+                tracing::info!(id = format!("{id:x}"), name = %members[&id].name, "removing a member that is down and no longer named in the cluster file");
                 self.node.conf_change(ConfChangeType::RemoveNode, id, Member::default()).await
             }
             Some(membership::Action::Promote(id)) => {
                 tracing::info!(id = format!("{id:x}"), name = %members[&id].name, "promoting caught-up learner");
                 self.node.conf_change(ConfChangeType::AddNode, id, Member::default()).await
-            }
-            Some(membership::Action::TransferLeader(id)) => {
-                tracing::info!(to = format!("{id:x}"), "this member is no longer in the cluster file: handing over leadership");
-                self.node.send(crate::node::Inbox::TransferLeader(id))
             }
             None => Ok(()),
         }

@@ -92,13 +92,15 @@ pub fn learner_ready(progress: &BTreeMap<u64, PeerProgress>, leader_id: u64, id:
 pub enum Action {
     Remove(u64),
     Promote(u64),
-    /// The leader itself is no longer wanted: hand leadership to this voter first.
-    TransferLeader(u64),
 }
 
-/// The next step, if any: first drop members the file no longer names (when that keeps a
-/// healthy quorum), then promote caught-up learners it does name. Members without a name were
-/// added by hand and are still starting; they are left alone.
+/// The next step, if any: first drop members the file no longer names once they are down
+/// (and only when that keeps a healthy quorum), then promote caught-up learners it does name.
+///
+/// A member that is up is never removed automatically: during a rolling change of the cluster
+/// file the leader may still run with the old file, and must not throw out the new host that
+/// just joined. Members without a name were added by hand and are still starting; they are
+/// left alone. The leader is always up, so it never removes itself.
 pub fn reconcile(
     members: &BTreeMap<u64, Member>,
     progress: &BTreeMap<u64, PeerProgress>,
@@ -106,24 +108,18 @@ pub fn reconcile(
     wanted: &BTreeSet<String>,
 ) -> Option<Action> {
     for m in members.values() {
-        if m.name.is_empty() || wanted.contains(&m.name) || m.id == leader_id {
+        let up = progress.get(&m.id).is_some_and(|p| p.recent_active);
+        if m.name.is_empty() || wanted.contains(&m.name) || m.id == leader_id || up {
             continue;
         }
         if check_remove_keeps_quorum(members, progress, m.id).is_ok() {
             return Some(Action::Remove(m.id));
         }
     }
-    if let Some(m) = members.values().find(|m| m.is_learner && wanted.contains(&m.name) && learner_ready(progress, leader_id, m.id)) {
-        return Some(Action::Promote(m.id));
-    }
-    let leader_unwanted = members.get(&leader_id).is_some_and(|m| !m.name.is_empty() && !wanted.contains(&m.name));
-    if leader_unwanted {
-        let caught_up = |id: u64| learner_ready(progress, leader_id, id) && progress.get(&id).is_some_and(|p| p.recent_active);
-        if let Some(m) = members.values().find(|m| !m.is_learner && m.id != leader_id && wanted.contains(&m.name) && caught_up(m.id)) {
-            return Some(Action::TransferLeader(m.id));
-        }
-    }
-    None
+    members
+        .values()
+        .find(|m| m.is_learner && wanted.contains(&m.name) && learner_ready(progress, leader_id, m.id))
+        .map(|m| Action::Promote(m.id))
 }
 
 /// FNV-1a: a stable hash for ids every initial member must compute identically.
@@ -286,9 +282,10 @@ mod tests {
         // Unnamed members (added by hand, not started yet) are left alone.
         let ms = members(&[member(1, "a", false), member(5, "", true)]);
         assert_eq!(reconcile(&ms, &progress(&[(1, 5, true)]), 1, &names(&["a"])), None);
-        // The leader never removes itself: it hands leadership over, and the new leader removes it.
-        let ms = members(&[member(1, "x", false), member(2, "b", false), member(3, "c", false)]);
-        let p = progress(&[(1, 9, true), (2, 9, true), (3, 9, true)]);
-        assert_eq!(reconcile(&ms, &p, 1, &names(&["b", "c"])), Some(Action::TransferLeader(2)));
+        // A member that is up is not removed even if this (possibly stale) file omits it: a
+        // leader still running the old file must not remove the new host that just joined.
+        let ms = members(&[member(1, "a", false), member(2, "b", false), member(3, "c", false), member(4, "d", true)]);
+        let p = progress(&[(1, 9, true), (2, 9, true), (3, 0, false), (4, 9, true)]);
+        assert_eq!(reconcile(&ms, &p, 1, &names(&["a", "b", "c"])), None);
     }
 }

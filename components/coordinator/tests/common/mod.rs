@@ -30,6 +30,21 @@ pub struct TestCluster {
     firewall: Vec<Vec<String>>,
 }
 
+/// Set by a panic anywhere in the test, so the cluster prints its logs even when it is dropped
+/// on another thread (a runtime worker) than the one that panicked.
+static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static HOOK: std::sync::Once = std::sync::Once::new();
+
+fn install_panic_flag() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+            previous(info)
+        }));
+    });
+}
+
 fn random_prefix() -> String {
     loop {
         let a: u8 = rand::random::<u8>() % 250 + 2;
@@ -54,6 +69,7 @@ impl TestCluster {
     }
 
     pub fn new(n: usize) -> TestCluster {
+        install_panic_flag();
         let dir = tempfile::tempdir().expect("tempdir");
         let prefix = random_prefix();
         let mut c = TestCluster { config: dir.path().join("cluster.toml"), dir, prefix, hosts: vec![], firewall: vec![] };
@@ -266,7 +282,7 @@ impl Drop for TestCluster {
         for i in 0..self.hosts.len() {
             self.kill(i);
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || FAILED.load(std::sync::atomic::Ordering::SeqCst) {
             for i in 0..self.hosts.len() {
                 eprintln!("---- log of {} ({}) ----\n{}", self.hosts[i].name, self.hosts[i].ip, self.log_tail(i, 40));
             }
