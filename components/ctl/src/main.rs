@@ -22,6 +22,12 @@ enum Command {
     HaproxyConfig(cmd::haproxy::HaproxyArgs),
     /// Print the argon2 hash of a password (for [[users]] password_hash).
     HashPassword,
+    /// The coordinator's members: list, add, remove, promote.
+    #[command(subcommand)]
+    Members(cmd::members::MembersCmd),
+    /// The coordinator's health as each member sees it.
+    #[command(subcommand)]
+    Coordinator(cmd::coordinator::CoordinatorCmd),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
         Command::Config(c) => cmd::config::run(c),
         Command::HaproxyConfig(a) => cmd::haproxy::run(a),
         Command::HashPassword => cmd::hash_password::run(),
+        Command::Members(c) => cmd::members::run(c),
+        Command::Coordinator(c) => cmd::coordinator::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 //! One module per subcommand. Each exposes its clap arguments and `run(args) -> Result<ExitCode>`.
 
 pub mod config;
+pub mod coordinator;
 pub mod haproxy;
 pub mod hash_password;
+pub mod members;
