@@ -95,7 +95,7 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
     let peer_server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(PeerServer::new(peer).max_decoding_message_size(MAX_PEER_MESSAGE).max_encoding_message_size(MAX_PEER_MESSAGE))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(peer_listener));
+        .serve_with_incoming(nodelay(peer_listener));
     let peer_task = tokio::spawn(peer_server);
 
     let identity = match existing {
@@ -149,7 +149,7 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         .add_service(WatchServer::new(WatchService { node: h.clone() }))
         .add_service(ClusterServer::new(ClusterService { node: h.clone(), ops: ops.clone() }))
         .add_service(MaintenanceServer::new(MaintenanceService { node: h }))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(client_listener));
+        .serve_with_incoming(nodelay(client_listener));
     let client_task = tokio::spawn(client_server);
     tracing::info!(client = %s.client_addr(), peer = %s.peer_addr(), "serving");
 
@@ -201,6 +201,17 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         }
     }
     outcome
+}
+
+/// Accepted connections with Nagle's algorithm off (the builder's `tcp_nodelay` only applies to
+/// listeners tonic binds itself): small gRPC frames must not wait for delayed ACKs.
+fn nodelay(l: tokio::net::TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(l).map(|s| {
+        let s = s?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    })
 }
 
 async fn peer_task_done(t: &tokio::task::JoinHandle<Result<(), tonic::transport::Error>>) -> anyhow::Result<()> {
