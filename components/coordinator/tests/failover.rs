@@ -53,3 +53,37 @@ async fn killed_leader_is_replaced_and_catches_up_and_nothing_acknowledged_is_lo
     // And the cluster still takes writes.
     kv.put(PutRequest { key: b("/f/after"), value: b("x"), ..Default::default() }).await.expect("write after full restart");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_survive_a_leader_change_and_expire_without_keep_alives() {
+    let mut c = TestCluster::start(3);
+    let leader = c.wait_ready().await;
+    let other = (0..3).find(|i| *i != leader).unwrap();
+    let mut lease = c.lease(other).await;
+    let g = lease.lease_grant(LeaseGrantRequest { ttl: 8, id: 0 }).await.unwrap().into_inner();
+    let mut kv = c.kv(other).await;
+    kv.put(PutRequest { key: b("/lease/k"), value: b("v"), lease: g.id, ..Default::default() }).await.unwrap();
+
+    // Kill the leader halfway through the TTL: the new leader restarts every lease's clock.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    c.kill(leader);
+    let rest: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    c.wait_leader(&rest).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let r = kv.range(RangeRequest { key: b("/lease/k"), ..Default::default() }).await.unwrap().into_inner();
+    assert_eq!(r.count, 1, "the lease outlived its TTL counted from the grant: the new leader refreshed it");
+    let ttl = lease.lease_time_to_live(LeaseTimeToLiveRequest { id: g.id, keys: true }).await.unwrap().into_inner();
+    assert!(ttl.ttl > 0 && ttl.granted_ttl == 8 && ttl.keys == vec![b("/lease/k")], "{ttl:?}");
+
+    // Without keep-alives it expires: the leader revokes it and its key goes.
+    eventually(30, "lease expired and its key deleted", || {
+        let mut kv = kv.clone();
+        async move {
+            let r = kv.range(RangeRequest { key: b("/lease/k"), ..Default::default() }).await.ok()?.into_inner();
+            (r.count == 0).then_some(())
+        }
+    })
+    .await;
+    let ttl = lease.lease_time_to_live(LeaseTimeToLiveRequest { id: g.id, keys: false }).await.unwrap().into_inner();
+    assert_eq!(ttl.ttl, -1, "an expired lease is unknown (etcd reports TTL -1)");
+}
