@@ -81,6 +81,14 @@ struct Search<'a> {
     dead: HashSet<(Vec<u64>, State)>,
 }
 
+/// One level of the depth-first search: the choices left at this point.
+struct Frame {
+    remaining: Vec<u64>,
+    state: State,
+    choices: Vec<(usize, State)>,
+    next: usize,
+}
+
 fn check_key(ops: &[&Op]) -> bool {
     // A read whose result is unknown constrains nothing.
     let ops: Vec<&Op> = ops.iter().copied().filter(|o| !(o.input == Input::Get && o.output == Output::Unknown)).collect();
@@ -89,36 +97,61 @@ fn check_key(ops: &[&Op]) -> bool {
         remaining[i / 64] |= 1 << (i % 64);
     }
     let mut s = Search { ops, dead: HashSet::new() };
-    s.run(remaining, None)
+    s.run(remaining)
 }
 
 impl Search<'_> {
-    fn run(&mut self, remaining: Vec<u64>, state: State) -> bool {
-        let idx: Vec<usize> = (0..self.ops.len()).filter(|i| remaining[i / 64] & (1 << (i % 64)) != 0).collect();
-        // Done when only operations of unknown outcome are left: they may never have happened.
-        if idx.iter().all(|&i| self.ops[i].output == Output::Unknown) {
-            return true;
-        }
-        if self.dead.contains(&(remaining.clone(), state.clone())) {
-            return false;
-        }
-        // An operation can come next only if it was called before every other pending
-        // operation returned.
+    fn pending(&self, remaining: &[u64]) -> Vec<usize> {
+        (0..self.ops.len()).filter(|i| remaining[i / 64] & (1 << (i % 64)) != 0).collect()
+    }
+
+    /// Done when only operations of unknown outcome are left: they may never have happened.
+    fn done(&self, remaining: &[u64]) -> bool {
+        self.pending(remaining).iter().all(|&i| self.ops[i].output == Output::Unknown)
+    }
+
+    /// Every (operation, resulting state) that can come next. An operation can come next
+    /// only if it was called before every other pending operation returned.
+    fn choices(&self, remaining: &[u64], state: &State) -> Vec<(usize, State)> {
+        let idx = self.pending(remaining);
         let min_ret = idx.iter().map(|&i| self.ops[i].ret).min().unwrap_or(u64::MAX);
+        let mut out = Vec::new();
         for &i in &idx {
             let op = self.ops[i];
-            if op.call >= min_ret {
-                continue;
-            }
-            for next in step(&state, &op.input, &op.output) {
-                let mut rest = remaining.clone();
-                rest[i / 64] &= !(1 << (i % 64));
-                if self.run(rest, next) {
-                    return true;
-                }
+            if op.call < min_ret {
+                out.extend(step(state, &op.input, &op.output).into_iter().map(|s| (i, s)));
             }
         }
-        self.dead.insert((remaining, state));
+        out
+    }
+
+    /// Iterative depth-first search (histories of thousands of operations would overflow the
+    /// stack if recursive).
+    fn run(&mut self, remaining: Vec<u64>) -> bool {
+        if self.done(&remaining) {
+            return true;
+        }
+        let choices = self.choices(&remaining, &None);
+        let mut stack = vec![Frame { remaining, state: None, choices, next: 0 }];
+        while let Some(top) = stack.last_mut() {
+            if top.next == top.choices.len() {
+                let f = stack.pop().expect("non-empty");
+                self.dead.insert((f.remaining, f.state));
+                continue;
+            }
+            let (i, state) = top.choices[top.next].clone();
+            top.next += 1;
+            let mut rest = top.remaining.clone();
+            rest[i / 64] &= !(1 << (i % 64));
+            if self.done(&rest) {
+                return true;
+            }
+            if self.dead.contains(&(rest.clone(), state.clone())) {
+                continue;
+            }
+            let choices = self.choices(&rest, &state);
+            stack.push(Frame { remaining: rest, state, choices, next: 0 });
+        }
         false
     }
 }

@@ -76,6 +76,7 @@ pub struct Node<T: Outbound> {
     revoking: HashMap<i64, Instant>,
     last_snapshot: u64,
     role: StateRole,
+    leader: u64,
 }
 
 fn raft_logger() -> slog::Logger {
@@ -141,6 +142,7 @@ impl<T: Outbound> Node<T> {
             read_seq: 0,
             revoking: HashMap::new(),
             role: StateRole::Follower,
+            leader: 0,
         })
     }
 
@@ -287,7 +289,7 @@ impl<T: Outbound> Node<T> {
         }
         let mut rd = self.raw.ready();
         if let Some(ss) = rd.ss() {
-            self.on_role(ss.raft_state);
+            self.on_role(ss.raft_state, ss.leader_id);
         }
         self.out.send(rd.take_messages());
         if !rd.snapshot().is_empty() {
@@ -314,14 +316,18 @@ impl<T: Outbound> Node<T> {
         self.after_apply()
     }
 
-    fn on_role(&mut self, role: StateRole) {
-        if role == StateRole::Leader && self.role != StateRole::Leader {
+    fn on_role(&mut self, role: StateRole, leader_id: u64) {
+        if leader_id != 0 && leader_id != self.leader {
             // As etcd's lessor does on promotion: every lease gets its full TTL again, so a
-            // lease never expires because of a leader change.
+            // lease never expires because of a leader change. Followers do the same so their
+            // TimeToLive answers match the leader's clock.
             self.core.write().sm.leases.refresh_all(Instant::now());
+        }
+        if role == StateRole::Leader && self.role != StateRole::Leader {
             self.revoking.clear();
             tracing::info!(term = self.raw.raft.term, "became leader");
         }
+        self.leader = leader_id;
         self.role = role;
     }
 
@@ -352,11 +358,10 @@ impl<T: Outbound> Node<T> {
                     let batch = CommandBatch::decode(&e.data[..])?;
                     for cmd in &batch.commands {
                         let applied = core.sm.apply(cmd, now, &mut events);
-                        if cmd.origin == self.cfg.id {
-                            if let Some(w) = self.waiting.remove(&cmd.id) {
+                        if cmd.origin == self.cfg.id
+                            && let Some(w) = self.waiting.remove(&cmd.id) {
                                 let _ = w.send(applied);
                             }
-                        }
                     }
                 }
                 EntryType::EntryConfChangeV2 => {
@@ -382,11 +387,10 @@ impl<T: Outbound> Node<T> {
                         }
                         _ => Err(EtcdError::MemberBadUrls),
                     };
-                    if ctx.origin == self.cfg.id {
-                        if let Some(w) = self.conf_waiting.remove(&ctx.id) {
+                    if ctx.origin == self.cfg.id
+                        && let Some(w) = self.conf_waiting.remove(&ctx.id) {
                             let _ = w.send(result);
                         }
-                    }
                 }
                 _ => {}
             }

@@ -1,6 +1,8 @@
 //! Start-up and wiring of one member: identity (bootstrap, join or restart), storage, the Raft
 //! thread, the client and peer gRPC servers, and the loop reconciling membership with the
 //! cluster file.
+// rust-protobuf messages (raft-rs types) have hidden fields: they are built by assignment.
+#![allow(clippy::field_reassign_with_default)]
 
 use crate::core::{SharedCore, SharedStatus};
 use crate::errors::MAX_GRPC_MESSAGE;
@@ -191,15 +193,14 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         Err(_) => anyhow::bail!("the raft thread panicked"),
         Ok(Ok(())) => {}
     }
-    if let Err(e) = &outcome {
-        if status.get().removed {
+    if let Err(e) = &outcome
+        && status.get().removed {
             // Declarative: if the cluster file still names this host, the service manager
             // restarts it and it rejoins with a fresh identity.
             let aside = s.data_dir.with_extension(format!("removed-{}", std::process::id()));
             std::fs::rename(&s.data_dir, &aside)?;
             tracing::error!("{e}; its data moved to {}", aside.display());
         }
-    }
     outcome
 }
 

@@ -123,11 +123,10 @@ impl StateMachine {
     }
 
     fn check_put(&self, p: &PutRequest) -> Result<(), EtcdError> {
-        if p.ignore_value || p.ignore_lease {
-            if self.mvcc.get(&p.key).is_none() {
+        if (p.ignore_value || p.ignore_lease)
+            && self.mvcc.get(&p.key).is_none() {
                 return Err(EtcdError::KeyNotFound);
             }
-        }
         if !p.ignore_lease && p.lease != 0 && !self.leases.contains(p.lease) {
             return Err(EtcdError::LeaseNotFound);
         }
@@ -140,11 +139,10 @@ impl StateMachine {
         let value = if p.ignore_value { current.map(|kv| kv.value.clone()).unwrap_or_default() } else { p.value.clone() };
         let lease = if p.ignore_lease { current.map(|kv| kv.lease).unwrap_or(0) } else { p.lease };
         let prev = self.mvcc.put(tx, p.key.clone(), value, lease);
-        if let Some(prev) = &prev {
-            if prev.lease != 0 && prev.lease != lease {
+        if let Some(prev) = &prev
+            && prev.lease != 0 && prev.lease != lease {
                 self.leases.detach(prev.lease, &prev.key);
             }
-        }
         if lease != 0 {
             self.leases.attach(lease, &p.key);
         }

@@ -2,6 +2,8 @@
 //! snapshot file. The log starts right after the last snapshot point (`log_start`); entries
 //! before it were compacted away. Snapshots sent to followers are cut from the live state
 //! machine on demand, so a lagging or new member always gets the newest state.
+// rust-protobuf messages (raft-rs types) have hidden fields: they are built by assignment.
+#![allow(clippy::field_reassign_with_default)]
 
 use crate::state::StateMachine;
 use protobuf::Message as _;

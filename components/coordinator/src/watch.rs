@@ -43,7 +43,7 @@ impl Watcher {
             .filter(|e| {
                 let kv = e.kv.as_ref().expect("events carry a key");
                 let is_put = e.r#type == EventType::Put as i32;
-                in_range(&kv.key, &self.key, &self.range_end) && !(is_put && self.no_put) && !(!is_put && self.no_delete)
+                in_range(&kv.key, &self.key, &self.range_end) && !(is_put && self.no_put) && (is_put || !self.no_delete)
             })
             .map(|e| if self.prev_kv { e.clone() } else { Event { prev_kv: None, ..e.clone() } })
             .collect()

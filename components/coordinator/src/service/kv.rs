@@ -64,7 +64,7 @@ impl Kv for KvService {
         match self.node.propose(Op::Txn(t)).await? {
             (Output::Txn(mut r), rev) => {
                 r.header = self.node.header(rev);
-                let h = r.header.clone();
+                let h = r.header;
                 fill_headers(&mut r, &h);
                 Ok(Response::new(r))
             }
@@ -83,11 +83,11 @@ fn fill_headers(r: &mut TxnResponse, h: &Option<ResponseHeader>) {
     use response_op::Response as R;
     for op in &mut r.responses {
         match &mut op.response {
-            Some(R::ResponseRange(x)) => x.header = h.clone(),
-            Some(R::ResponsePut(x)) => x.header = h.clone(),
-            Some(R::ResponseDeleteRange(x)) => x.header = h.clone(),
+            Some(R::ResponseRange(x)) => x.header = *h,
+            Some(R::ResponsePut(x)) => x.header = *h,
+            Some(R::ResponseDeleteRange(x)) => x.header = *h,
             Some(R::ResponseTxn(x)) => {
-                x.header = h.clone();
+                x.header = *h;
                 fill_headers(x, h);
             }
             None => {}

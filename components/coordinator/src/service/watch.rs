@@ -93,7 +93,7 @@ fn create(node: &NodeHandle, stream_id: u64, id: i64, c: &WatchCreateRequest, tx
     let rev = core.sm.mvcc.revision();
     let compact = core.sm.mvcc.compact_revision();
     let header = node.header_in(core.sm.cluster_id, rev);
-    let created = WatchResponse { header: header.clone(), watch_id: id, created: true, ..Default::default() };
+    let created = WatchResponse { header, watch_id: id, created: true, ..Default::default() };
     if core.hub.has(stream_id, id) {
         let _ = tx.send(WatchResponse { canceled: true, cancel_reason: "etcdserver: duplicate watch ID".into(), ..created });
         return;
@@ -105,7 +105,7 @@ fn create(node: &NodeHandle, stream_id: u64, id: i64, c: &WatchCreateRequest, tx
     if c.start_revision > 0 && c.start_revision < compact {
         let _ = tx.send(created.clone());
         let _ = tx.send(WatchResponse {
-            header: header.clone(),
+            header,
             watch_id: id,
             canceled: true,
             compact_revision: compact,

@@ -200,11 +200,10 @@ impl TestCluster {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             for &i in among {
-                if let Some(s) = self.status(i).await {
-                    if s.leader != 0 && s.leader == s.header.as_ref().unwrap().member_id {
+                if let Some(s) = self.status(i).await
+                    && s.leader != 0 && s.leader == s.header.as_ref().unwrap().member_id {
                         return i;
                     }
-                }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
