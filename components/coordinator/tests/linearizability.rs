@@ -10,12 +10,19 @@ use triad_coordinator::pb::etcdserverpb::{compare::*, request_op::Request, *};
 
 const KEYS: [&str; 3] = ["/lin/a", "/lin/b", "/lin/c"];
 
-async fn client(c: Arc<tokio::sync::RwLock<TestCluster>>, id: usize, start: Instant, until: Instant, history: Arc<Mutex<Vec<Op>>>) {
+async fn client(
+    c: Arc<tokio::sync::RwLock<TestCluster>>,
+    id: usize,
+    start: Instant,
+    until: Instant,
+    max_ops: u64,
+    history: Arc<Mutex<Vec<Op>>>,
+) {
     let mut member = id % 3;
     let mut n = 0u64;
     let now = |start: Instant| start.elapsed().as_nanos() as u64;
     // Paced and capped so the history stays small enough to check in seconds on any machine.
-    while Instant::now() < until && n < 2000 {
+    while Instant::now() < until && n < max_ops {
         tokio::time::sleep(Duration::from_millis(5)).await;
         n += 1;
         let key = KEYS[(rand::random::<u32>() as usize) % KEYS.len()];
@@ -66,13 +73,24 @@ async fn client(c: Arc<tokio::sync::RwLock<TestCluster>>, id: usize, start: Inst
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn history_under_kills_restarts_and_cuts_is_linearizable() {
+    run(30, 2000).await;
+}
+
+/// The long variant: `cargo nextest run -p triad-coordinator --run-ignored only soak`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "soak: several minutes"]
+async fn soak_history_under_faults_is_linearizable() {
+    run(300, 20_000).await;
+}
+
+async fn run(secs: u64, max_ops_per_client: u64) {
     let c = TestCluster::start(3);
     c.wait_ready().await;
     let c = Arc::new(tokio::sync::RwLock::new(c));
     let history = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
-    let until = start + Duration::from_secs(30);
-    let clients: Vec<_> = (0..4).map(|id| tokio::spawn(client(c.clone(), id, start, until, history.clone()))).collect();
+    let until = start + Duration::from_secs(secs);
+    let clients: Vec<_> = (0..4).map(|id| tokio::spawn(client(c.clone(), id, start, until, max_ops_per_client, history.clone()))).collect();
 
     // Faults, one at a time so a majority always exists: kill and restart, cut off and heal.
     let mut faults = Vec::new();

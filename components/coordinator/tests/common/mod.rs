@@ -28,6 +28,8 @@ pub struct TestCluster {
     pub prefix: String,
     pub hosts: Vec<Host>,
     firewall: Vec<Vec<String>>,
+    /// Extra cluster.toml text (e.g. a `[coordinator]` section).
+    pub extra_toml: String,
 }
 
 /// Set by a panic anywhere in the test, so the cluster prints its logs even when it is dropped
@@ -72,7 +74,7 @@ impl TestCluster {
         install_panic_flag();
         let dir = tempfile::tempdir().expect("tempdir");
         let prefix = random_prefix();
-        let mut c = TestCluster { config: dir.path().join("cluster.toml"), dir, prefix, hosts: vec![], firewall: vec![] };
+        let mut c = TestCluster { config: dir.path().join("cluster.toml"), dir, prefix, hosts: vec![], firewall: vec![], extra_toml: String::new() };
         for i in 0..n {
             c.add_host(&format!("c{}", i + 1));
         }
@@ -103,6 +105,7 @@ impl TestCluster {
             s += &format!("[[hosts]]\nname = \"{}\"\nfqdn = \"{}.test\"\naddress = \"{}\"\nroles = {roles}\n\n", h.name, h.name, h.ip);
         }
         s += &format!("[[hosts]]\nname = \"lb\"\nfqdn = \"lb.test\"\naddress = \"{}.250\"\nroles = [\"balancer\"]\n", self.prefix);
+        s += &self.extra_toml;
         fs::write(&self.config, s).expect("write cluster.toml");
     }
 
