@@ -84,6 +84,9 @@ struct Search<'a> {
 /// One level of the depth-first search: the choices left at this point.
 struct Frame {
     remaining: Vec<u64>,
+    /// Pending operations with a known outcome; when none are left the search is done (the
+    /// unknown ones may never have happened).
+    known_left: usize,
     state: State,
     choices: Vec<(usize, State)>,
     next: usize,
@@ -91,7 +94,10 @@ struct Frame {
 
 fn check_key(ops: &[&Op]) -> bool {
     // A read whose result is unknown constrains nothing.
-    let ops: Vec<&Op> = ops.iter().copied().filter(|o| !(o.input == Input::Get && o.output == Output::Unknown)).collect();
+    let mut ops: Vec<&Op> = ops.iter().copied().filter(|o| !(o.input == Input::Get && o.output == Output::Unknown)).collect();
+    // In call order, the operations that may come next form a short window at the front of
+    // what is pending (see `choices`).
+    ops.sort_by_key(|o| o.call);
     let mut remaining = vec![0u64; ops.len().div_ceil(64)];
     for i in 0..ops.len() {
         remaining[i / 64] |= 1 << (i % 64);
@@ -101,22 +107,32 @@ fn check_key(ops: &[&Op]) -> bool {
 }
 
 impl Search<'_> {
-    fn pending(&self, remaining: &[u64]) -> Vec<usize> {
-        (0..self.ops.len()).filter(|i| remaining[i / 64] & (1 << (i % 64)) != 0).collect()
+    fn is_pending(remaining: &[u64], i: usize) -> bool {
+        remaining[i / 64] & (1 << (i % 64)) != 0
     }
 
-    /// Done when only operations of unknown outcome are left: they may never have happened.
-    fn done(&self, remaining: &[u64]) -> bool {
-        self.pending(remaining).iter().all(|&i| self.ops[i].output == Output::Unknown)
-    }
 
-    /// Every (operation, resulting state) that can come next. An operation can come next
-    /// only if it was called before every other pending operation returned.
+    /// Every (operation, resulting state) that can come next: an operation can come next only
+    /// if it was called before every other pending operation returned. Walking pending
+    /// operations in call order while tracking the smallest return seen, the walk can stop at
+    /// the first call after that return: no later operation can return earlier than it is
+    /// called.
     fn choices(&self, remaining: &[u64], state: &State) -> Vec<(usize, State)> {
-        let idx = self.pending(remaining);
-        let min_ret = idx.iter().map(|&i| self.ops[i].ret).min().unwrap_or(u64::MAX);
+        let first = remaining.iter().position(|w| *w != 0).map_or(self.ops.len(), |w| w * 64 + remaining[w].trailing_zeros() as usize);
+        let mut window = Vec::new();
+        let mut min_ret = u64::MAX;
+        for i in first..self.ops.len() {
+            if !Self::is_pending(remaining, i) {
+                continue;
+            }
+            if self.ops[i].call >= min_ret {
+                break;
+            }
+            min_ret = min_ret.min(self.ops[i].ret);
+            window.push(i);
+        }
         let mut out = Vec::new();
-        for &i in &idx {
+        for i in window {
             let op = self.ops[i];
             if op.call < min_ret {
                 out.extend(step(state, &op.input, &op.output).into_iter().map(|s| (i, s)));
@@ -128,11 +144,12 @@ impl Search<'_> {
     /// Iterative depth-first search (histories of thousands of operations would overflow the
     /// stack if recursive).
     fn run(&mut self, remaining: Vec<u64>) -> bool {
-        if self.done(&remaining) {
+        let known_left = self.ops.iter().filter(|o| o.output != Output::Unknown).count();
+        if known_left == 0 {
             return true;
         }
         let choices = self.choices(&remaining, &None);
-        let mut stack = vec![Frame { remaining, state: None, choices, next: 0 }];
+        let mut stack = vec![Frame { remaining, known_left, state: None, choices, next: 0 }];
         while let Some(top) = stack.last_mut() {
             if top.next == top.choices.len() {
                 let f = stack.pop().expect("non-empty");
@@ -143,14 +160,15 @@ impl Search<'_> {
             top.next += 1;
             let mut rest = top.remaining.clone();
             rest[i / 64] &= !(1 << (i % 64));
-            if self.done(&rest) {
+            let known_left = top.known_left - usize::from(self.ops[i].output != Output::Unknown);
+            if known_left == 0 {
                 return true;
             }
             if self.dead.contains(&(rest.clone(), state.clone())) {
                 continue;
             }
             let choices = self.choices(&rest, &state);
-            stack.push(Frame { remaining: rest, state, choices, next: 0 });
+            stack.push(Frame { remaining: rest, known_left, state, choices, next: 0 });
         }
         false
     }
@@ -221,6 +239,19 @@ mod tests {
         // But it cannot have happened before it was called.
         let late_unknown = op(Input::Put("x".into()), Output::Unknown, 10, u64::MAX);
         assert!(check(&[get(Some("x"), 0, 1), late_unknown]).is_err());
+    }
+
+    #[test]
+    fn long_histories_are_accepted_or_rejected() {
+        // 3 000 overlapping writes and reads (pairs overlap their neighbours), then a stale read.
+        let mut h = Vec::new();
+        for i in 0..3000u64 {
+            h.push(put(&format!("v{i}"), i * 10, i * 10 + 15));
+            h.push(get(Some(&format!("v{i}")), i * 10 + 16, i * 10 + 18));
+        }
+        assert!(check(&h).is_ok());
+        h.push(get(Some("v10"), 40_000, 40_001));
+        assert!(check(&h).is_err());
     }
 
     #[test]
