@@ -12,6 +12,7 @@ unblock(); an iptables cut between two hosts; a switched cluster description rel
 clean shutdown; and that cleanup leaves no namespace, cgroup or process behind.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -131,6 +132,10 @@ def test(d, m):
 
     with d.subtest("crash(): every process of the host dies, the balancer routes around it; start() keeps state"):
         client.succeed(f"{PSQL} -h app1 -c 'create table kept (x int)'")
+        for h in ("app1", "app2"):
+            client.succeed(f"{PSQL} -h {h} -c 'create table w (n int primary key)'")
+        client.succeed(f"triad-test-workload start --dir /tmp/wl --user postgres --dbname postgres --write 'insert into w values ({{n}})' --read 'select count(*) from w'")
+        client.succeed("triad-test-workload wait --dir /tmp/wl --acked 5 --timeout 30")
         pids = d.cgroups.procs(app1.cgroup)
         check(len(pids) > 5, f"app1 runs {len(pids)} processes")
         app1.crash()
@@ -138,10 +143,18 @@ def test(d, m):
         check(not any(alive(p) for p in pids), "all of app1's processes are gone")
         client.wait_until_succeeds(f"test \"$({PSQL} -c 'select inet_server_addr()')\" = 192.168.1.2", timeout=30)
         check(served_by(client) == {"192.168.1.2"}, "after the crash the balancer sends everything to app2")
+        client.succeed("triad-test-workload wait --dir /tmp/wl --acked 5 --timeout 30")
+        summary = json.loads(client.succeed("triad-test-workload stop --dir /tmp/wl"))
+        check(summary["gaps"]["write"] and summary["unavailable_s"] > 1, f"the workload measured the outage of the crash: {summary['unavailable_s']} s")
+        check(len(summary["acked"]) >= 10 and summary["reads_ok"] > 0, f"{len(summary['acked'])} writes acknowledged, {summary['reads_ok']} reads")
         app1.start()
         app1.wait_for_unit("db", timeout=60)
         client.wait_until_succeeds(f"{PSQL} -h app1 -c 'select * from kept'", timeout=60)
         check(True, "app1's disk survived the crash")
+        rows = set()
+        for h in ("app1", "app2"):
+            rows |= {int(x) for x in client.succeed(f"{PSQL} -h {h} -c 'select n from w'").split()}
+        check(set(summary["acked"]) <= rows, f"every acknowledged write is in one of the two databases ({len(rows)} rows)")
         coord.wait_until_succeeds("ETCDCTL_API=3 etcdctl --endpoints=app1:2379,app2:2379,coord:2379 endpoint health", timeout=60)
         check(app1.get_unit_property("db", "NRestarts") == "0", "a fresh boot starts counting from zero")
 
