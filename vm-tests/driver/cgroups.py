@@ -78,6 +78,11 @@ class Cgroups:
     def procs_file(self, path):
         return Path(path) / "cgroup.procs"
 
+    def wrap(self, path, argv, name="sh"):
+        """argv, run in the cgroup `path` from its first instruction on (so that nothing it
+        forks escapes): a shell named `name` joins the cgroup, then execs argv."""
+        return ["/bin/sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', name, str(self.procs_file(path))] + list(argv)
+
     def move(self, pid, path):
         self.procs_file(path).write_text(str(pid))
 

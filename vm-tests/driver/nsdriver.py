@@ -255,10 +255,11 @@ class Machine:
             d.cgroups.ensure(self.driver.cgroups.path(self.name, leaf))
         console = open(d.out_dir / "logs" / f"{self.name}.console", "ab")
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(d.cgroups.procs_file(self.cgroup / "init")),
-             "nsenter", f"--net=/run/netns/{self.netns}", "--",
-             "unshare", "--mount", "--uts", "--propagation", "private", "--",
-             sys.executable, str(HERE / "supervisor.py"), str(self.host_dir / "supervisor.json")],
+            d.cgroups.wrap(self.cgroup / "init", [
+                "nsenter", f"--net=/run/netns/{self.netns}", "--",
+                "unshare", "--mount", "--uts", "--propagation", "private", "--",
+                sys.executable, str(HERE / "supervisor.py"), str(self.host_dir / "supervisor.json"),
+            ]),
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
         )
         console.close()
@@ -373,8 +374,7 @@ class Machine:
     def _enter(self, argv):
         """argv run inside the host: its namespaces, environment and session cgroup."""
         env = [f"{k}={v}" for k, v in self._environment().items()]
-        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.driver.cgroups.procs_file(self.cgroup / "session")),
-                "nsenter", "-t", str(self.pid), "-n", "-m", "-u", "--", "env", "-i", *env, *argv]
+        return self.driver.cgroups.wrap(self.cgroup / "session", ["nsenter", "-t", str(self.pid), "-n", "-m", "-u", "--", "env", "-i", *env, *argv])
 
     def execute(self, command, check_return=True, check_output=True, timeout=900):
         """Run a shell command in the host with `set -euo pipefail`; returns (status, stdout).

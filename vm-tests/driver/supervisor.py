@@ -242,7 +242,7 @@ class Supervisor:
         try:
             pid = os.posix_spawn(
                 "/bin/sh",
-                ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.cgroups.procs_file(u.cgroup))] + argv,
+                self.cgroups.wrap(u.cgroup, argv, u.name),
                 env,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
