@@ -780,6 +780,7 @@ def run_scenario(name, keep=False, bin_dir=None, verbose=True):
 
         error = f"{type(e).__name__}: {e}"
         driver.logger.log_test_error(traceback.format_exc())
+        dump_journals(out_dir / "logs", lines=int(os.environ.get("TRIAD_SCENARIOS_JOURNAL_LINES", "25")))
     finally:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         problems = driver.cleanup()
@@ -787,6 +788,23 @@ def run_scenario(name, keep=False, bin_dir=None, verbose=True):
         ok, error = False, f"cleanup left: {problems}"
     driver.logger.log(f"logs: {out_dir}/logs")
     return ok, error
+
+
+def dump_journals(log_dir, lines=25):
+    """The last lines of every unit's journal on every host, to read a failure in CI's output."""
+    for path in sorted(Path(log_dir).glob("*.journal")):
+        by_unit = {}
+        for raw in path.read_text(errors="replace").splitlines():
+            try:
+                r = json.loads(raw)
+            except ValueError:
+                continue
+            by_unit.setdefault(r["u"] or "-", []).append(r)
+        for unit, records in sorted(by_unit.items()):
+            sys.stderr.write(f"----- {path.stem}: {unit} (last {lines} of {len(records)} lines)\n")
+            for r in records[-lines:]:
+                stamp = time.strftime("%H:%M:%S", time.localtime(r["t"])) + f".{int(r['t'] * 1000) % 1000:03d}"
+                sys.stderr.write(f"{stamp} {r['i']}[{r['p']}]: {r['m']}\n")
 
 
 def main():
