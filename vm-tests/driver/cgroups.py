@@ -162,3 +162,72 @@ class Cgroups:
                     if e.errno != errno.EBUSY:
                         raise
                     time.sleep(0.05)
+
+
+class Sessions:
+    """The Cgroups interface without cgroups, for the local demo (no root, no namespaces):
+    a unit's processes are those of the session its main process leads (the supervisor spawns
+    every unit with setsid, and daemons' children stay in their session). No memory limit and
+    no OOM accounting: the demo's cluster runs without them."""
+
+    version = 0
+
+    def __init__(self, directory):
+        self.base = Path(directory)
+        self.base.mkdir(parents=True, exist_ok=True)
+
+    def path(self, *parts):
+        return self.base.joinpath(*parts)
+
+    def ensure(self, path, memory_max=None):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return path
+
+    def set_memory_max(self, path, memory_max):
+        pass
+
+    def wrap(self, path, argv, name="sh"):
+        """argv, after recording its session (the spawning shell's pid: it leads the session)."""
+        return ["/bin/sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', name, str(Path(path) / "session")] + list(argv)
+
+    def move(self, pid, path):
+        (Path(path) / "session").write_text(str(pid))
+
+    def procs(self, path):
+        sessions = set()
+        for f in Path(path).rglob("session"):
+            try:
+                sessions.add(int(f.read_text().strip()))
+            except (OSError, ValueError):
+                pass
+        if not sessions:
+            return []
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            # Fields after the command name (which may hold spaces): state ppid pgrp session.
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) in sessions and int(entry) != os.getpid():
+                pids.append(int(entry))
+        return pids
+
+    signal = Cgroups.signal
+
+    def kill(self, path, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.signal(path, signal.SIGKILL) == 0:
+                return True
+            time.sleep(0.02)
+        return not self.procs(path)
+
+    def oom_kills(self, path):
+        return 0
+
+    def remove(self, path, timeout=10.0):
+        self.kill(path, timeout)

@@ -40,7 +40,7 @@ from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cgroups import Cgroups, parse_bytes  # noqa: E402
+from cgroups import Cgroups, Sessions, parse_bytes  # noqa: E402
 
 CLEAN_SIGNALS = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE}
 TICK = 0.05
@@ -137,7 +137,10 @@ class Supervisor:
     def __init__(self, config):
         self.config = config
         self.host = config["host"]
-        self.cgroups = Cgroups(config.get("cgroup_root", "triad-vmtest"))
+        # The namespace driver isolates each host (own network, mount and UTS namespaces,
+        # memory cgroups); the local demo runs its hosts side by side, unprivileged.
+        self.isolated = config.get("isolated", True)
+        self.cgroups = Cgroups(config.get("cgroup_root", "triad-vmtest")) if self.isolated else Sessions(Path(config["run_dir"]) / "units")
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.journal = Journal(config["journal"], self.host)
@@ -163,6 +166,8 @@ class Supervisor:
         return text
 
     def setup_host(self):
+        if not self.isolated:
+            return
         socket.sethostname(self.host)
         for source, target in self.config["mounts"]:
             subprocess.run(["mount", "--bind", source, target], check=True)
