@@ -1,0 +1,447 @@
+//! The keeper's loop: every `keeper_loop_interval` renew the lease, observe PostgreSQL and the
+//! coordinator, [`decide`], act. Beside it, the lease watchdog: a primary whose lease was not
+//! renewed in time stops PostgreSQL at once, whatever the loop is doing — so it is never
+//! writable after its lease could have expired and another keeper could have taken over.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use triad_config::{Cluster, SyncMode};
+use triad_dcs::{Dcs, Kv, Leadership};
+
+use crate::decision::{Action, DataState, DcsView, MemberView, Observed, PgView, decide};
+use crate::member::{self, FailoverRequest, History, MemberInfo, SyncState};
+use crate::pg::Postgres;
+use crate::sql;
+
+/// What the REST API and the watchdog share with the loop.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub view: Mutex<View>,
+    /// While primary: the instant after which the lease may have expired at the coordinator.
+    pub fence_deadline: Mutex<Option<Instant>>,
+}
+
+/// The keeper's latest view, as the REST API reports it.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub me: String,
+    pub cluster: String,
+    pub running: bool,
+    pub in_recovery: bool,
+    pub streaming: bool,
+    pub timeline: u32,
+    pub lsn: u64,
+    pub note: String,
+    pub dcs_ok: bool,
+    pub members: Vec<MemberInfo>,
+    pub leader: Option<String>,
+    pub sync: SyncState,
+    pub history: History,
+    pub last_loop: Option<Instant>,
+}
+
+impl Shared {
+    /// This keeper holds the leader lease right now (renewed in time).
+    pub fn holds_lease(&self) -> bool {
+        self.fence_deadline.lock().unwrap().is_some_and(|d| Instant::now() < d)
+    }
+}
+
+pub struct Keeper {
+    cluster: Cluster,
+    me: String,
+    dcs: Dcs,
+    pub pg: Postgres,
+    mode: SyncMode,
+    max_lag: u64,
+    ttl: Duration,
+    interval: Duration,
+    retry: Duration,
+    lease: Option<i64>,
+    lease_renewed: Option<Instant>,
+    leadership: Option<Leadership>,
+    following: Option<String>,
+    shared: Arc<Shared>,
+}
+
+impl Keeper {
+    pub fn new(cluster: Cluster, me: &str, dcs: Dcs, pg: Postgres, shared: Arc<Shared>) -> Keeper {
+        let f = cluster.file();
+        let t = &f.timings;
+        {
+            let mut v = shared.view.lock().unwrap();
+            v.me = me.to_string();
+            v.cluster = f.cluster.name.clone();
+        }
+        Keeper {
+            mode: f.database.synchronous_mode,
+            max_lag: f.database.maximum_lag_on_failover.get(),
+            ttl: t.keeper_ttl.get(),
+            interval: t.keeper_loop_interval.get(),
+            retry: t.keeper_retry_timeout.get(),
+            dcs: dcs.with_request_timeout(t.keeper_retry_timeout.get()),
+            cluster,
+            me: me.to_string(),
+            pg,
+            lease: None,
+            lease_renewed: None,
+            leadership: None,
+            following: None,
+            shared,
+        }
+    }
+
+    /// Runs until `stop` resolves; then shuts down the way Patroni does: PostgreSQL is
+    /// stopped cleanly and a leader releases its key, so the synchronous standby takes over
+    /// at once instead of after the TTL.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+        self.pg.prepare_dirs()?;
+        tokio::spawn(watchdog(self.shared.clone(), self.pg.clone()));
+        tokio::pin!(stop);
+        loop {
+            let started = Instant::now();
+            tokio::select! {
+                r = self.round() => if let Err(e) = r {
+                    tracing::warn!(error = format!("{e:#}"), "keeper round failed");
+                    self.shared.view.lock().unwrap().note = format!("{e:#}");
+                },
+                _ = &mut stop => break,
+            }
+            self.shared.view.lock().unwrap().last_loop = Some(Instant::now());
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval.saturating_sub(started.elapsed())) => {}
+                _ = &mut stop => break,
+            }
+        }
+        tracing::info!("stopping: PostgreSQL is shut down, the leader key released");
+        *self.shared.fence_deadline.lock().unwrap() = None;
+        self.pg.stop(true).await?;
+        if let Some(l) = self.leadership.take() {
+            let _ = l.resign().await;
+        }
+        if let Some(lease) = self.lease {
+            let _ = self.dcs.revoke(lease).await;
+        }
+        Ok(())
+    }
+
+    /// Renews (or creates) this keeper's lease; returns whether it is alive.
+    async fn renew(&mut self) -> bool {
+        let sent = Instant::now();
+        match self.lease {
+            Some(id) => match self.dcs.keep_alive_once(id).await {
+                Ok(Some(_)) => self.lease_renewed = Some(sent),
+                Ok(None) => {
+                    tracing::warn!(lease = id, "lease expired");
+                    self.lease = None;
+                    self.lease_renewed = None;
+                    self.lose_leadership("the lease expired");
+                }
+                Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
+            },
+            None => match self.dcs.grant(self.ttl).await {
+                Ok(id) => {
+                    self.lease = Some(id);
+                    self.lease_renewed = Some(sent);
+                }
+                Err(e) => tracing::warn!(error = %e, "lease grant failed"),
+            },
+        }
+        if self.leadership.is_some() {
+            // Fence before the lease can expire: TTL counted from the renewal's sending.
+            let deadline = self.lease_renewed.map(|t| t + self.ttl.saturating_sub(self.retry));
+            *self.shared.fence_deadline.lock().unwrap() = deadline;
+        }
+        self.lease.is_some()
+    }
+
+    fn lose_leadership(&mut self, why: &str) {
+        if self.leadership.take().is_some() {
+            tracing::warn!(why, "no longer the leader");
+            *self.shared.fence_deadline.lock().unwrap() = Some(Instant::now());
+        }
+    }
+
+    async fn round(&mut self) -> Result<()> {
+        self.renew().await;
+        let pg_view = self.observe_pg().await;
+        let (dcs_view, keys) = match self.dcs.list("keeper/").await {
+            Ok((kvs, _)) => (Some(self.dcs_view(&kvs)?), kvs),
+            Err(e) => {
+                tracing::warn!(error = %e, "coordinator unreachable");
+                (None, vec![])
+            }
+        };
+        let holds = self.leadership.is_some() && self.shared.holds_lease();
+        if self.leadership.is_some() && !holds {
+            self.lose_leadership("the lease could not be renewed in time");
+        }
+        let observed = Observed { me: self.me.clone(), mode: self.mode, maximum_lag: self.max_lag, dcs: dcs_view.clone(), pg: pg_view.0.clone(), holds_leadership: holds };
+        let actions = decide(&observed);
+        let mut note = String::new();
+        for action in actions {
+            tracing::debug!(?action);
+            if let Action::Wait(why) = &action {
+                note = why.clone();
+                continue;
+            }
+            tracing::info!(?action, "acting");
+            if let Err(e) = self.act(&action, &observed).await {
+                note = format!("{action:?} failed: {e:#}");
+                tracing::warn!(?action, error = format!("{e:#}"), "action failed");
+                break;
+            }
+        }
+        if self.leadership.is_some() {
+            if let Ok(c) = sql::connect(&self.pg).await {
+                let names: Vec<String> = dcs_view.iter().flat_map(|d| d.members.iter().map(|m| m.name.clone())).collect();
+                if let Err(e) = sql::sync_slots(&c, &names, &self.me).await {
+                    tracing::debug!(error = %e, "replication slots");
+                }
+            }
+        }
+        self.publish(&pg_view, &note, dcs_view.is_some(), &keys).await;
+        Ok(())
+    }
+
+    async fn observe_pg(&self) -> (PgView, Option<sql::Status>) {
+        let mut v = PgView { data: self.pg.data_state(), running: self.pg.running_pid().is_some(), following: self.following.clone(), ..Default::default() };
+        let mut status = None;
+        if v.running {
+            match sql::connect(&self.pg).await {
+                Ok(c) => match sql::status(&c).await {
+                    Ok(s) => {
+                        v.timeline = s.timeline;
+                        v.lsn = s.lsn;
+                        v.streaming_from = s.streaming_from.clone();
+                        v.replicas = s.replicas.iter().map(|(n, sync, _)| (n.clone(), *sync)).collect();
+                        v.sync_names = s.sync_names.clone();
+                        status = Some(s);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "status query"),
+                },
+                // Running but not (yet) accepting connections: a standby catching up.
+                Err(e) => tracing::debug!(error = %e, "connecting to PostgreSQL"),
+            }
+        }
+        (v, status)
+    }
+
+    fn dcs_view(&self, kvs: &[Kv]) -> Result<DcsView> {
+        let find = |k: &str| kvs.iter().find(|kv| kv.key == k);
+        let sync: SyncState = find(member::SYNC).map(|kv| serde_json::from_slice(&kv.value)).transpose()?.unwrap_or_default();
+        let failover: Option<FailoverRequest> = find(member::FAILOVER).and_then(|kv| serde_json::from_slice(&kv.value).ok());
+        let members: Vec<MemberView> = kvs
+            .iter()
+            .filter(|kv| kv.key.starts_with(member::MEMBERS))
+            .filter_map(|kv| serde_json::from_slice::<MemberInfo>(&kv.value).ok())
+            .map(|m| MemberView { running: m.state == "running" || m.state == "streaming", name: m.name, lsn: m.lsn })
+            .collect();
+        Ok(DcsView {
+            initialized: find(member::INITIALIZE).is_some(),
+            leader: find(member::LEADER).map(|kv| String::from_utf8_lossy(&kv.value).into_owned()),
+            sync_leader: sync.leader,
+            sync_standby: sync.sync_standby,
+            members,
+            failover_candidate: failover.map(|f| f.candidate),
+        })
+    }
+
+    fn address_of(&self, host: &str) -> Result<String> {
+        Ok(self.cluster.host(host).with_context(|| format!("the leader {host} is not in the cluster file"))?.address.to_string())
+    }
+
+    async fn act(&mut self, action: &Action, o: &Observed) -> Result<()> {
+        let lease = self.lease.context("no lease yet")?;
+        match action {
+            Action::Bootstrap => {
+                if !self.dcs.put_if_absent(member::INITIALIZE, self.me.clone(), None).await?.done() {
+                    return Ok(()); // another keeper creates the database
+                }
+                tracing::info!("bootstrapping the cluster's database");
+                if self.pg.data_state() == DataState::Missing {
+                    self.pg.initdb()?;
+                    self.pg.start(None).await?;
+                    sql::create_roles(&sql::connect(&self.pg).await?, &self.pg).await?;
+                } else if self.pg.running_pid().is_none() {
+                    self.pg.start(None).await?;
+                }
+                self.take_leadership(lease).await?;
+            }
+            Action::AcquireLeader => {
+                if self.take_leadership(lease).await? && self.pg.data_state() == DataState::Standby {
+                    self.promote(o).await?;
+                }
+            }
+            Action::Reclaim => {
+                if let Some(l) = self.dcs.reclaim(member::LEADER, self.me.clone(), lease).await? {
+                    tracing::info!("leader key reclaimed after a restart");
+                    self.leadership = Some(l);
+                    self.renew().await;
+                }
+            }
+            Action::Promote => self.promote(o).await?,
+            Action::StartPrimary => self.pg.start(None).await?,
+            Action::Demote { resign } => {
+                // Fencing path: stop at once; a switchover stops cleanly.
+                self.pg.stop(*resign).await?;
+                if *resign && let Some(l) = &self.leadership {
+                    l.resign().await?;
+                }
+                self.lose_leadership("demoted");
+                *self.shared.fence_deadline.lock().unwrap() = None;
+            }
+            Action::StartStandby { leader } => {
+                self.pg.stop(true).await?;
+                let addr = leader.as_deref().map(|l| self.address_of(l)).transpose()?;
+                self.pg.start(addr.as_deref()).await?;
+                self.following = leader.clone();
+            }
+            Action::Clone { leader } => {
+                let addr = self.address_of(leader)?;
+                self.set_state_note("creating replica");
+                self.pg.clone_from(&addr)?;
+                self.pg.start(Some(&addr)).await?;
+                self.following = Some(leader.clone());
+            }
+            Action::Rewind { leader } => {
+                let addr = self.address_of(leader)?;
+                self.pg.stop(true).await?;
+                if let Err(e) = self.pg.rewind_from(&addr) {
+                    tracing::warn!(error = format!("{e:#}"), "pg_rewind failed: cloning afresh (the old data is kept aside)");
+                    self.pg.set_aside("rewind-failed")?;
+                    self.pg.clone_from(&addr)?;
+                }
+                self.pg.start(Some(&addr)).await?;
+                self.following = Some(leader.clone());
+            }
+            Action::RequireStandby { names } => {
+                sql::set_sync_names(&sql::connect(&self.pg).await?, names).await?;
+            }
+            Action::RecordSync { standby } => {
+                let l = self.leadership.as_ref().context("not the leader")?;
+                let value = serde_json::to_vec(&SyncState { leader: Some(self.me.clone()), sync_standby: standby.clone() })?;
+                if !l.fenced_put(member::SYNC, value, None).await? {
+                    self.lose_leadership("fenced write refused");
+                }
+            }
+            Action::Wait(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn take_leadership(&mut self, lease: i64) -> Result<bool> {
+        match self.dcs.try_acquire(member::LEADER, self.me.clone(), lease).await? {
+            Some(l) => {
+                tracing::info!(revision = l.create_revision, "took the leader key");
+                self.leadership = Some(l);
+                self.renew().await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Promotes the standby, then records the promotion in the history (fenced).
+    async fn promote(&mut self, o: &Observed) -> Result<()> {
+        let old_timeline = o.pg.timeline.max(1);
+        let lsn = o.pg.lsn;
+        self.pg.promote()?;
+        self.pg.clear_standby_mark();
+        self.following = None;
+        tracing::info!(old_timeline, "promoted: this host is the primary");
+        let l = self.leadership.as_ref().context("not the leader")?;
+        let mut history: History = match self.dcs.get(member::HISTORY).await? {
+            Some(kv) => serde_json::from_slice(&kv.value).unwrap_or_default(),
+            None => vec![],
+        };
+        // The new timeline is read back from PostgreSQL: the entry names the one that ended.
+        let ended = match sql::connect(&self.pg).await.map(|c| async move { sql::status(&c).await }) {
+            Ok(f) => f.await.map(|s| s.timeline.saturating_sub(1)).unwrap_or(old_timeline),
+            Err(_) => old_timeline,
+        };
+        let now = humantime_now();
+        history.push((ended.max(1), lsn, "no recovery target specified".into(), now, self.me.clone()));
+        let mut ops = vec![triad_dcs::Op::put(member::HISTORY, serde_json::to_vec(&history)?)];
+        if o.dcs.as_ref().is_some_and(|d| d.failover_candidate.is_some()) {
+            ops.push(triad_dcs::Op::delete(member::FAILOVER));
+        }
+        if !l.fenced(&ops).await? {
+            self.lose_leadership("fenced write refused");
+        }
+        Ok(())
+    }
+
+    fn set_state_note(&self, note: &str) {
+        self.shared.view.lock().unwrap().note = note.to_string();
+    }
+
+    /// Publishes this keeper's state (members/<me>, bound to its lease) and updates the API.
+    async fn publish(&self, (pg, status): &(PgView, Option<sql::Status>), note: &str, dcs_ok: bool, kvs: &[Kv]) {
+        let role = match (pg.data, self.leadership.is_some()) {
+            (DataState::Missing, _) => "uninitialized",
+            (_, true) => "primary",
+            (DataState::Primary, false) if pg.running => "primary",
+            _ => "replica",
+        };
+        let state = if !pg.running {
+            "stopped"
+        } else if pg.streaming_from.is_some() {
+            "streaming"
+        } else if status.as_ref().is_some_and(|s| s.in_recovery) {
+            "starting"
+        } else {
+            "running"
+        };
+        let address = self.pg.address.clone();
+        let api_url = format!("http://{}:{}/", address, triad_config::Ports::get(self.cluster.file().ports.keeper_api));
+        let info = MemberInfo { name: self.me.clone(), host: address, api_url, role: role.into(), state: state.into(), timeline: pg.timeline, lsn: pg.lsn, lag: None, note: note.to_string() };
+        if let Some(lease) = self.lease
+            && let Ok(json) = serde_json::to_vec(&info)
+            && let Err(e) = self.dcs.put(&member::member_key(&self.me), json, Some(lease)).await
+        {
+            tracing::debug!(error = %e, "publishing member state");
+        }
+        let mut v = self.shared.view.lock().unwrap();
+        v.running = pg.running;
+        v.in_recovery = status.as_ref().is_some_and(|s| s.in_recovery);
+        v.streaming = pg.streaming_from.is_some();
+        v.timeline = pg.timeline;
+        v.lsn = pg.lsn;
+        v.note = note.to_string();
+        v.dcs_ok = dcs_ok;
+        if dcs_ok {
+            let find = |k: &str| kvs.iter().find(|kv| kv.key == k);
+            v.leader = find(member::LEADER).map(|kv| String::from_utf8_lossy(&kv.value).into_owned());
+            v.sync = find(member::SYNC).and_then(|kv| serde_json::from_slice(&kv.value).ok()).unwrap_or_default();
+            v.history = find(member::HISTORY).and_then(|kv| serde_json::from_slice(&kv.value).ok()).unwrap_or_default();
+            let mut members: Vec<MemberInfo> = kvs.iter().filter(|kv| kv.key.starts_with(member::MEMBERS)).filter_map(|kv| serde_json::from_slice(&kv.value).ok()).collect();
+            members.retain(|m| m.name != self.me);
+            members.push(info);
+            members.sort_by(|a, b| a.name.cmp(&b.name));
+            v.members = members;
+        }
+    }
+}
+
+/// Stops PostgreSQL at once when this keeper was primary and its lease may have expired.
+async fn watchdog(shared: Arc<Shared>, pg: Postgres) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let expired = shared.fence_deadline.lock().unwrap().is_some_and(|d| Instant::now() >= d);
+        if expired && pg.data_state() == DataState::Primary && pg.running_pid().is_some() {
+            tracing::error!("leader lease not renewed in time: stopping PostgreSQL now (fencing)");
+            if let Err(e) = pg.stop(false).await {
+                tracing::error!(error = %e, "could not stop PostgreSQL");
+            }
+            *shared.fence_deadline.lock().unwrap() = None;
+        }
+    }
+}
+
+fn humantime_now() -> String {
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+    format!("{secs}")
+}

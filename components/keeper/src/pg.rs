@@ -1,0 +1,335 @@
+//! Running the local PostgreSQL: initdb, start as primary or standby, stop, promote, clone with
+//! pg_basebackup, rejoin with pg_rewind.
+//!
+//! PostgreSQL is started directly (`postgres -D ...`, not `pg_ctl`, which detaches it into its
+//! own session) as a child of the keeper, so it shares the keeper's service cgroup and session;
+//! systemd's `KillMode=process` keeps it running while the keeper restarts, and a restarted
+//! keeper adopts it through `postmaster.pid`. Every host-specific setting is given on the
+//! command line, never stored in the data directory: a clone copies the data directory of
+//! another host, and must not inherit its addresses. `synchronous_standby_names` alone is set
+//! with `ALTER SYSTEM` (it changes at run time).
+//!
+//! As root (the scenario driver, the demo as root), PostgreSQL runs as the `postgres` OS user
+//! (`TRIAD_KEEPER_PG_OS_USER` to change it): it refuses to run as root.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Gid, Pid, Uid, User};
+use triad_config::{Cluster, ParamValue};
+
+use crate::decision::DataState;
+
+#[derive(Debug, Clone)]
+pub struct Postgres {
+    pub bin_dir: PathBuf,
+    /// `<state_dir>/postgres`: data/, run/ (socket), pg_hba.conf, aside copies.
+    pub home: PathBuf,
+    pub address: String,
+    pub port: u16,
+    pub me: String,
+    pub superuser: String,
+    pub replication_user: String,
+    pub app_user: String,
+    pub database: String,
+    pub password: Option<String>,
+    /// Addresses of the cluster's hosts (trusted, or password-authenticated).
+    pub peers: Vec<String>,
+    pub parameters: Vec<(String, String)>,
+    pub os_user: Option<(Uid, Gid)>,
+}
+
+impl Postgres {
+    pub fn new(cluster: &Cluster, me: &str, state_dir: &Path) -> Result<Postgres> {
+        let file = cluster.file();
+        let host = cluster.host(me)?;
+        let db = &file.database;
+        let bin_dir = match &db.bin_dir {
+            Some(d) => d.clone(),
+            None => find_bin_dir().context("PostgreSQL binaries not found: set [database] bin_dir in the cluster file")?,
+        };
+        let password = match &db.password_file {
+            Some(p) => Some(fs::read_to_string(p).with_context(|| format!("reading [database] password_file {}", p.display()))?.trim().to_string()),
+            None => None,
+        };
+        let os_user = if Uid::effective().is_root() {
+            let name = std::env::var("TRIAD_KEEPER_PG_OS_USER").unwrap_or_else(|_| "postgres".into());
+            let u = User::from_name(&name)?.with_context(|| format!("running as root, PostgreSQL needs an OS user: no user {name:?}"))?;
+            Some((u.uid, u.gid))
+        } else {
+            None
+        };
+        let parameters = db
+            .parameters
+            .iter()
+            .map(|(k, v): (&String, &ParamValue)| (k.clone(), v.to_string()))
+            .collect();
+        Ok(Postgres {
+            bin_dir,
+            home: state_dir.join("postgres"),
+            address: host.address.to_string(),
+            port: triad_config::Ports::get(file.ports.postgres),
+            me: me.to_string(),
+            superuser: db.superuser.clone(),
+            replication_user: db.replication_user.clone(),
+            app_user: db.app_user.clone(),
+            database: db.name.clone(),
+            password,
+            peers: file.hosts.iter().filter(|h| h.has(triad_config::Role::App)).map(|h| h.address.to_string()).collect(),
+            parameters,
+            os_user,
+        })
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.join("data")
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        self.home.join("run")
+    }
+
+    pub fn data_state(&self) -> DataState {
+        let d = self.data_dir();
+        if !d.join("PG_VERSION").exists() {
+            DataState::Missing
+        } else if d.join("standby.signal").exists() {
+            DataState::Standby
+        } else {
+            DataState::Primary
+        }
+    }
+
+    /// The postmaster's pid, if one runs on this data directory.
+    pub fn running_pid(&self) -> Option<i32> {
+        let text = fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        kill(Pid::from_raw(pid), None).ok().map(|_| pid)
+    }
+
+    /// The replication slot name of a member (slot names allow `[a-z0-9_]` only).
+    pub fn slot(name: &str) -> String {
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+    }
+
+    /// Connection string for this host's own PostgreSQL, as the superuser.
+    pub fn local_dsn(&self, dbname: &str) -> String {
+        self.dsn(&self.address, &self.superuser, dbname)
+    }
+
+    pub fn dsn(&self, host: &str, user: &str, dbname: &str) -> String {
+        let mut s = format!("host={host} port={} user={user} dbname={dbname} connect_timeout=3 application_name=triad-keeper", self.port);
+        if let Some(p) = &self.password {
+            s += &format!(" password='{}'", p.replace('\\', "\\\\").replace('\'', "\\'"));
+        }
+        s
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(self.bin_dir.join(program));
+        c.current_dir(&self.home).env_remove("PGDATA");
+        if let Some(p) = &self.password {
+            c.env("PGPASSWORD", p);
+        }
+        if let Some((uid, gid)) = self.os_user {
+            c.uid(uid.as_raw()).gid(gid.as_raw());
+        }
+        c
+    }
+
+    fn run(&self, mut c: Command, what: &str) -> Result<()> {
+        let out = c.stdin(Stdio::null()).output().with_context(|| format!("{what}: cannot run {:?}", c.get_program()))?;
+        if !out.status.success() {
+            bail!("{what} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stderr).trim(), String::from_utf8_lossy(&out.stdout).trim());
+        }
+        Ok(())
+    }
+
+    /// The keeper's directories, owned by PostgreSQL's OS user.
+    pub fn prepare_dirs(&self) -> Result<()> {
+        fs::create_dir_all(self.run_dir())?;
+        if let Some(parent) = self.home.parent() {
+            // PostgreSQL's user must be able to reach its home inside the state directory.
+            let mode = fs::metadata(parent)?.permissions().mode();
+            if self.os_user.is_some() && mode & 0o001 == 0 {
+                fs::set_permissions(parent, fs::Permissions::from_mode(mode | 0o711))?;
+            }
+        }
+        fs::set_permissions(&self.home, fs::Permissions::from_mode(0o700))?;
+        if let Some((uid, gid)) = self.os_user {
+            for p in [&self.home, &self.run_dir()] {
+                nix::unistd::chown(p.as_path(), Some(uid), Some(gid))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn initdb(&self) -> Result<()> {
+        self.prepare_dirs()?;
+        let mut c = self.command("initdb");
+        c.arg("-D").arg(self.data_dir()).args(["-U", &self.superuser, "--data-checksums", "-A", "trust", "-E", "UTF8", "--locale=C"]);
+        self.run(c, "initdb")
+    }
+
+    fn write_hba(&self) -> Result<PathBuf> {
+        let method = if self.password.is_some() { "scram-sha-256" } else { "trust" };
+        let mut text = String::from("# Written by triad-keeper at every start: the cluster's hosts only.\nlocal all all trust\nlocal replication all trust\n");
+        for peer in self.peers.iter().chain(std::iter::once(&self.address)) {
+            text += &format!("host all all {peer}/32 {method}\nhost replication all {peer}/32 {method}\n");
+        }
+        let path = self.home.join("pg_hba.conf");
+        fs::write(&path, text)?;
+        if let Some((uid, gid)) = self.os_user {
+            nix::unistd::chown(path.as_path(), Some(uid), Some(gid))?;
+        }
+        Ok(path)
+    }
+
+    /// Starts the postmaster (as a standby of `primary` when given, as configured by the data
+    /// directory otherwise) and waits until it accepts connections.
+    pub async fn start(&self, primary: Option<&str>) -> Result<()> {
+        self.prepare_dirs()?;
+        let hba = self.write_hba()?;
+        let mut c = self.command("postgres");
+        c.arg("-D").arg(self.data_dir());
+        let mut set = |k: &str, v: String| {
+            c.arg("-c").arg(format!("{k}={v}"));
+        };
+        set("listen_addresses", self.address.clone());
+        set("port", self.port.to_string());
+        set("unix_socket_directories", self.run_dir().display().to_string());
+        set("hba_file", hba.display().to_string());
+        set("wal_level", "replica".into());
+        set("hot_standby", "on".into());
+        set("wal_log_hints", "on".into());
+        set("max_wal_senders", "10".into());
+        set("max_replication_slots", "10".into());
+        set("hot_standby_feedback", "on".into());
+        set("wal_keep_size", "128MB".into());
+        set("cluster_name", self.me.clone());
+        if let Some(p) = primary {
+            set(
+                "primary_conninfo",
+                format!("host={p} port={} user={} application_name={}", self.port, self.replication_user, self.me),
+            );
+            set("primary_slot_name", Postgres::slot(&self.me));
+            set("recovery_target_timeline", "latest".into());
+        }
+        for (k, v) in &self.parameters {
+            set(k, v.clone());
+        }
+        let mut child = c.stdin(Stdio::null()).spawn().context("starting postgres")?;
+        let pid = child.id();
+        // Reap the postmaster when it exits; its output goes to the keeper's journal.
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if tokio_postgres::connect(&self.local_dsn("postgres"), tokio_postgres::NoTls).await.is_ok() {
+                tracing::info!(pid, standby_of = primary, "PostgreSQL accepts connections");
+                return Ok(());
+            }
+            if kill(Pid::from_raw(pid as i32), None).is_err() {
+                bail!("postgres exited during start-up (see the log above)");
+            }
+            if Instant::now() > deadline {
+                bail!("postgres did not accept connections within 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Stops the postmaster: `fast` (clean, checkpoint) or immediate (as fast as possible: the
+    /// fencing path). Waits until it is gone.
+    pub async fn stop(&self, fast: bool) -> Result<()> {
+        let Some(pid) = self.running_pid() else { return Ok(()) };
+        let pid = Pid::from_raw(pid);
+        let _ = kill(pid, if fast { Signal::SIGINT } else { Signal::SIGQUIT });
+        let deadline = Instant::now() + Duration::from_secs(if fast { 60 } else { 10 });
+        while kill(pid, None).is_ok() {
+            if Instant::now() > deadline {
+                tracing::warn!(%pid, "postgres did not stop in time: killing it");
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Promotes the running standby and waits until it accepts writes.
+    pub fn promote(&self) -> Result<()> {
+        let mut c = self.command("pg_ctl");
+        c.arg("promote").arg("-D").arg(self.data_dir()).args(["-w", "-t", "60"]);
+        self.run(c, "pg_ctl promote")
+    }
+
+    /// Creates the data directory as a copy of `primary`'s, set up as its standby.
+    pub fn clone_from(&self, primary: &str) -> Result<()> {
+        self.prepare_dirs()?;
+        let d = self.data_dir();
+        if d.exists() {
+            self.set_aside("partial-clone")?;
+        }
+        let mut c = self.command("pg_basebackup");
+        c.arg("-D").arg(&d).args(["-h", primary, "-p", &self.port.to_string(), "-U", &self.replication_user, "-X", "stream", "-c", "fast", "--no-password"]);
+        self.run(c, &format!("pg_basebackup from {primary}"))?;
+        self.mark_standby()
+    }
+
+    /// Makes an old primary a standby of `primary` with pg_rewind. On failure the caller
+    /// re-clones; the old directory is set aside, never deleted.
+    pub fn rewind_from(&self, primary: &str) -> Result<()> {
+        // pg_rewind needs a cleanly shut down target: finish crash recovery in single-user mode.
+        let mut single = self.command("postgres");
+        single.arg("--single").arg("-D").arg(self.data_dir()).args(["-c", "wal_log_hints=on", "postgres"]);
+        let _ = self.run(single, "crash recovery in single-user mode");
+        let mut c = self.command("pg_rewind");
+        c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.dsn(primary, &self.superuser, "postgres"));
+        self.run(c, &format!("pg_rewind from {primary}"))?;
+        self.mark_standby()
+    }
+
+    fn mark_standby(&self) -> Result<()> {
+        let signal = self.data_dir().join("standby.signal");
+        fs::write(&signal, "")?;
+        if let Some((uid, gid)) = self.os_user {
+            nix::unistd::chown(signal.as_path(), Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the data directory aside (kept for the operator, named with the reason).
+    pub fn set_aside(&self, why: &str) -> Result<PathBuf> {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let to = self.home.join(format!("data.{why}-{stamp}"));
+        fs::rename(self.data_dir(), &to).with_context(|| format!("moving the data directory aside to {}", to.display()))?;
+        tracing::warn!(to = %to.display(), "data directory set aside (not deleted)");
+        Ok(to)
+    }
+
+    /// Removes `standby.signal` after a promotion (PostgreSQL does it too; this keeps
+    /// `data_state` right if the keeper restarts in between).
+    pub fn clear_standby_mark(&self) {
+        let _ = fs::remove_file(self.data_dir().join("standby.signal"));
+    }
+}
+
+fn find_bin_dir() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("postgres").exists() && dir.join("initdb").exists() {
+                return Some(fs::canonicalize(dir.join("postgres")).ok()?.parent()?.to_path_buf());
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).filter(|p| p.join("postgres").exists()).collect();
+    versions.sort();
+    versions.pop()
+}
