@@ -22,6 +22,7 @@ pub mod error;
 pub mod kv;
 pub mod lease;
 pub mod leadership;
+pub mod testing;
 pub mod watch;
 
 pub use endpoints::Dcs;

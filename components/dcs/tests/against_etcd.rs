@@ -1,10 +1,9 @@
 //! The client against a real etcd cluster: conditional writes, fenced leadership, leases,
 //! endpoint failover and watches that resume on another member.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use triad_dcs::testing as common;
 use triad_dcs::{Dcs, DcsError, Op, WatchEvent};
 
 async fn client(members: &[common::Etcd]) -> Dcs {

@@ -350,6 +350,11 @@ impl Keeper {
         let lsn = o.pg.lsn;
         self.pg.promote()?;
         self.pg.clear_standby_mark();
+        // A checkpoint puts the new timeline in the control file at once: pg_rewind of the old
+        // primary reads it from there (as do the operator's pg_control_checkpoint() checks).
+        if let Ok(c) = sql::connect(&self.pg).await {
+            let _ = c.batch_execute("CHECKPOINT").await;
+        }
         self.following = None;
         tracing::info!(old_timeline, "promoted: this host is the primary");
         let l = self.leadership.as_ref().context("not the leader")?;

@@ -31,7 +31,8 @@ fn main() -> std::process::ExitCode {
     if args.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init();
     }
     let cluster = match Cluster::load(&args.config) {
         Ok(c) => c,

@@ -180,8 +180,14 @@ impl Postgres {
     fn write_hba(&self) -> Result<PathBuf> {
         let method = if self.password.is_some() { "scram-sha-256" } else { "trust" };
         let mut text = String::from("# Written by triad-keeper at every start: the cluster's hosts only.\nlocal all all trust\nlocal replication all trust\n");
-        for peer in self.peers.iter().chain(std::iter::once(&self.address)) {
-            text += &format!("host all all {peer}/32 {method}\nhost replication all {peer}/32 {method}\n");
+        let mut nets: Vec<String> = self.peers.iter().chain(std::iter::once(&self.address)).map(|a| format!("{a}/32")).collect();
+        // A cluster on one machine (demo, tests) on 127.x addresses: clients connect from
+        // 127.0.0.1, whichever loopback address they reach.
+        if self.address.starts_with("127.") {
+            nets.push("127.0.0.0/8".into());
+        }
+        for net in nets {
+            text += &format!("host all all {net} {method}\nhost replication all {net} {method}\n");
         }
         let path = self.home.join("pg_hba.conf");
         fs::write(&path, text)?;

@@ -1,4 +1,5 @@
-//! Real etcd members on private loopback addresses for the client's tests.
+//! Real etcd members on private loopback addresses, for tests of every component that uses
+//! the coordinator (the Debian package `etcd-server` provides `etcd`).
 
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
