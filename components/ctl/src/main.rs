@@ -25,6 +25,12 @@ enum Command {
     /// The coordinator's members: list, add, remove, promote.
     #[command(subcommand)]
     Members(cmd::members::MembersCmd),
+    /// The database cluster: members, roles, states, timelines, lag (like patronictl list).
+    List(cmd::list::ListArgs),
+    /// Move the database primary to a synchronous standby, cleanly.
+    Switchover(cmd::switchover::SwitchoverArgs),
+    /// Ask the keepers to make a given member primary (when there may be no leader).
+    Failover(cmd::switchover::SwitchoverArgs),
     /// The coordinator's health as each member sees it.
     #[command(subcommand)]
     Coordinator(cmd::coordinator::CoordinatorCmd),
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
         Command::HashPassword => cmd::hash_password::run(),
         Command::Members(c) => cmd::members::run(c),
         Command::Coordinator(c) => cmd::coordinator::run(c),
+        Command::List(a) => cmd::list::run(a),
+        Command::Switchover(a) => cmd::switchover::run(a, false),
+        Command::Failover(a) => cmd::switchover::run(a, true),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@
 //! `member` (what each keeper publishes, read by `triadctl list`).
 
 pub mod api;
+pub mod client;
 pub mod decision;
 pub mod ha;
 pub mod member;

@@ -77,6 +77,23 @@ fn primary_loss_promotes_the_sync_standby_without_losing_an_acknowledged_commit(
     assert_eq!(c.wait_primary(10), s);
     let on_old = c.psql(p, "SELECT count(*) FROM acked").unwrap();
     assert_eq!(on_old, present.len().to_string(), "the rejoined standby has every row");
+
+    // A switchover back to the first host: clean, and `triadctl list`'s table shows it.
+    c.wait_replica(p, 60);
+    eventually(30, "the rejoined host recorded as synchronous", || (c.http_json(s, "/cluster")["sync_standby"] == c.nodes[p].name.as_str()).then_some(()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = rt.block_on(async {
+        let endpoints: Vec<String> = c.etcd.iter().map(|e| e.endpoint()).collect();
+        let dcs = triad_dcs::Dcs::connect_to(&endpoints, "/triad/kt/", Duration::from_secs(3)).await.unwrap();
+        triad_keeper::client::request_leader(&dcs, "kt", None, false, Duration::from_secs(60)).await
+    });
+    let state = state.expect("switchover");
+    assert_eq!(state.leader.as_deref(), Some(c.nodes[p].name.as_str()));
+    assert_eq!(c.wait_primary(30), p);
+    let table = triad_keeper::client::render(&state);
+    assert!(table.lines().any(|l| l.contains(&c.nodes[p].name) && l.contains("| Leader ")), "{table}");
+    c.wait_replica(s, 120);
+    assert_eq!(c.psql(p, "SELECT count(*) FROM acked").unwrap(), present.len().to_string());
 }
 
 #[test]

@@ -4,4 +4,6 @@ pub mod config;
 pub mod coordinator;
 pub mod haproxy;
 pub mod hash_password;
+pub mod list;
 pub mod members;
+pub mod switchover;
