@@ -191,7 +191,8 @@ class Supervisor:
     def wanted_units(self):
         """The units of this host's roles, in start order (services.toml's `after`)."""
         roles = self.roles()
-        wanted = [n for n, s in self.table.items() if roles & set(s.get("roles", []))]
+        skip = set(self.config.get("skip_units", []))
+        wanted = [n for n, s in self.table.items() if roles & set(s.get("roles", [])) and n not in skip]
         ordered, seen = [], set()
 
         def visit(n, depth=0):
