@@ -5,8 +5,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }
-    // SAFETY: the build script is single-threaded; prost-build reads PROTOC when it runs protoc.
-    unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
+    // A PROTOC given by the build environment wins (the Nix build: the vendored binary is not
+    // linked for NixOS); otherwise the vendored one.
+    println!("cargo:rerun-if-env-changed=PROTOC");
+    if std::env::var_os("PROTOC").is_none() {
+        // SAFETY: the build script is single-threaded; prost-build reads PROTOC when it runs protoc.
+        unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
+    }
     tonic_prost_build::configure()
         // Keys and values are `bytes::Bytes`: cheap to clone from the store into responses.
         .bytes(".")

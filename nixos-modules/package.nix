@@ -1,0 +1,29 @@
+# The Triad workspace: every binary (triad-coordinator, triad-keeper, triadctl, and the engine
+# and designer once they are part of the workspace) in one reproducible build.
+{ lib, rustPlatform, protobuf }:
+rustPlatform.buildRustPackage {
+  pname = "triad";
+  version = (builtins.fromTOML (builtins.readFile ../Cargo.toml)).workspace.package.version;
+
+  # Only what the build reads: a change to docs or tests does not rebuild the package.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [ ../Cargo.toml ../Cargo.lock ../components ];
+  };
+  cargoLock.lockFile = ../Cargo.lock;
+
+  # etcd-client and the coordinator compile protobuf definitions at build time.
+  nativeBuildInputs = [ protobuf ];
+  env.PROTOC = "${protobuf}/bin/protoc";
+
+  # The tests start PostgreSQL, HAProxy, etcd and network namespaces: they run in
+  # scripts/test (CI) and as the flake's VM checks, not inside the build sandbox.
+  doCheck = false;
+
+  meta = {
+    description = "Highly available in-memory BI engine cluster: coordinator, keeper, operator CLI";
+    license = lib.licenses.asl20;
+    mainProgram = "triadctl";
+    platforms = lib.platforms.linux;
+  };
+}
