@@ -1,0 +1,155 @@
+//! The engine cluster rules of the seeds (atscale-failure-scenarios):
+//! - an engine registers in the coordinator (`engine/members/<host>`, bound to a lease of
+//!   `engine_lease_ttl`, renewed every `engine_heartbeat_interval`);
+//! - an engine that cannot renew in time has lost the coordinator: it tells the other engines
+//!   it is leaving, stops serving and exits non-zero (the service manager restarts it, and it
+//!   registers again once the coordinator is reachable);
+//! - engines that reach the coordinator but not each other for `engine_peer_timeout`: the
+//!   newest (latest registration) shuts itself down;
+//! - every engine logs the others joining, leaving (announced) or being lost (lease expired).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use triad_dcs::{Dcs, WatchEvent};
+
+use crate::engine::Engine;
+
+const MEMBERS: &str = "engine/members/";
+
+/// Hosts that announced they were leaving (their registration's disappearance is "left").
+#[derive(Default)]
+pub struct Departures(pub Mutex<HashSet<String>>);
+
+pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> anyhow::Result<()> {
+    let t = &engine.cluster.file().timings;
+    let (ttl, beat, peer_timeout) = (t.engine_lease_ttl.get(), t.engine_heartbeat_interval.get(), t.engine_peer_timeout.get());
+    let dcs = dcs.with_request_timeout(beat.max(Duration::from_millis(500)));
+    // Register (retrying until the coordinator answers).
+    let (lease, my_revision) = loop {
+        match register(&dcs, &engine, ttl).await {
+            Ok(r) => break r,
+            Err(e) => {
+                tracing::warn!(error = %e, "registering in the coordinator: retrying");
+                tokio::time::sleep(beat).await;
+            }
+        }
+    };
+    engine.registered.store(true, Ordering::SeqCst);
+    tracing::info!(lease, revision = my_revision, "registered in the coordinator");
+    tokio::spawn(watch_members(engine.clone(), dcs.clone(), departures));
+
+    let mut renewed = Instant::now();
+    let mut last_seen: HashMap<String, Instant> = HashMap::new();
+    loop {
+        tokio::time::sleep(beat).await;
+        let sent = Instant::now();
+        match dcs.keep_alive_once(lease).await {
+            Ok(Some(_)) => renewed = sent,
+            Ok(None) => return fence(&engine, "its registration expired in the coordinator").await,
+            Err(e) => tracing::warn!(error = %e, "renewing the registration"),
+        }
+        // Leave before the lease can expire elsewhere: no renewal for TTL minus one beat.
+        if renewed.elapsed() + beat >= ttl {
+            return fence(&engine, "it cannot reach the coordinator").await;
+        }
+        // Peers: ping every registered engine; the newer of two that cannot talk leaves.
+        let Ok((members, _)) = dcs.list(MEMBERS).await else { continue };
+        let mut all_seen = true;
+        for m in members.iter().filter(|m| m.key != format!("{MEMBERS}{}", engine.me)) {
+            let host = m.key.trim_start_matches(MEMBERS).to_string();
+            let seen = last_seen.entry(host.clone()).or_insert_with(Instant::now);
+            if ping(&engine, &host).await {
+                *seen = Instant::now();
+            } else {
+                all_seen = false;
+                if seen.elapsed() >= peer_timeout && my_revision > m.create_revision {
+                    tracing::error!(peer = %host, "cannot reach engine {host} while both reach the coordinator: this engine is the newer one and leaves");
+                    return fence(&engine, &format!("engine {host} is unreachable and this engine is the newer one")).await;
+                }
+            }
+        }
+        if all_seen && !engine.peers_seen.swap(true, Ordering::SeqCst) {
+            tracing::info!("every registered engine is reachable: serving");
+        }
+    }
+}
+
+async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Result<(i64, i64)> {
+    let lease = dcs.grant(ttl).await?;
+    let value = serde_json::json!({"host": engine.me, "pid": std::process::id()}).to_string();
+    dcs.put(&format!("{MEMBERS}{}", engine.me), value, Some(lease)).await?;
+    let kv = dcs.get(&format!("{MEMBERS}{}", engine.me)).await?;
+    Ok((lease, kv.map(|k| k.create_revision).unwrap_or(i64::MAX)))
+}
+
+/// Leaves the cluster: stop serving, tell the other engines, exit non-zero.
+async fn fence(engine: &Engine, why: &str) -> anyhow::Result<()> {
+    engine.fenced.store(true, Ordering::SeqCst);
+    tracing::error!("leaving the engine cluster: {why}");
+    for host in engine.cluster.app_hosts().filter(|h| h.name != engine.me) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), http_post(engine, &host.name, &format!("/api/peer/leaving?host={}", engine.me))).await;
+    }
+    if std::env::var("TRIAD_ENGINE_TEST_DISABLE_FENCING").as_deref() == Ok("1") {
+        // Test-only: the scenario that proves the checks notice an engine that keeps serving.
+        tracing::warn!("TRIAD_ENGINE_TEST_DISABLE_FENCING=1: staying up and serving anyway");
+        engine.fenced.store(false, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+    }
+    std::process::exit(3);
+}
+
+async fn watch_members(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) {
+    let Ok((_, rev)) = dcs.list(MEMBERS).await else { return };
+    let mut w = dcs.watch_prefix(MEMBERS, rev + 1);
+    loop {
+        let Ok(events) = w.next().await else { return };
+        for e in events {
+            let host = e.key().trim_start_matches(MEMBERS).to_string();
+            if host == engine.me {
+                continue;
+            }
+            match e {
+                WatchEvent::Put(kv) if kv.version == 1 => tracing::info!("engine {host} joined"),
+                WatchEvent::Put(_) => {}
+                WatchEvent::Delete { .. } => {
+                    if departures.0.lock().unwrap().remove(&host) {
+                        tracing::warn!("engine {host} left the cluster (it announced its departure)");
+                    } else {
+                        tracing::warn!("engine {host} lost: its registration expired");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn ping(engine: &Engine, host: &str) -> bool {
+    matches!(tokio::time::timeout(Duration::from_secs(1), http_get(engine, host, "/api/peer/ping")).await, Ok(Ok(200)))
+}
+
+fn peer_addr(engine: &Engine, host: &str) -> Option<String> {
+    let h = engine.cluster.host(host).ok()?;
+    Some(engine.cluster.addr(h, engine.cluster.file().ports.engine_http))
+}
+
+async fn http_get(engine: &Engine, host: &str, path: &str) -> std::io::Result<u16> {
+    request(engine, host, &format!("GET {path} HTTP/1.0\r\n\r\n")).await
+}
+
+async fn http_post(engine: &Engine, host: &str, path: &str) -> std::io::Result<u16> {
+    request(engine, host, &format!("POST {path} HTTP/1.0\r\nContent-Length: 0\r\n\r\n")).await
+}
+
+async fn request(engine: &Engine, host: &str, text: &str) -> std::io::Result<u16> {
+    let addr = peer_addr(engine, host).ok_or_else(|| std::io::Error::other("unknown host"))?;
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(text.as_bytes()).await?;
+    let mut buf = vec![0u8; 64];
+    let n = s.read(&mut buf).await?;
+    let line = String::from_utf8_lossy(&buf[..n]);
+    Ok(line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0))
+}

@@ -1,0 +1,206 @@
+//! The engine's state and its two data paths: writes (checked against the model, appended to
+//! the change log, acknowledged once committed and applied here) and replication (every
+//! engine applies the log in order, woken by NOTIFY, polling every `download_interval`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, watch};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+use triad_config::Cluster;
+
+use crate::log::{self, Entry};
+use crate::model::Model;
+use crate::store::Image;
+
+pub struct Engine {
+    pub me: String,
+    pub cluster: Cluster,
+    /// The cluster database through this host's internal HAProxy (the primary).
+    pub dsn: String,
+    pub image: Mutex<Image>,
+    applied: watch::Sender<i64>,
+    writer: tokio::sync::Mutex<Option<Client>>,
+    /// Argon2 PHC hashes of SQL users (from the cluster file's [[users]]).
+    pub users: HashMap<String, String>,
+    pub data_provider: bool,
+    pub data_consumer: bool,
+    pub caught_up: AtomicBool,
+    pub registered: AtomicBool,
+    pub fenced: AtomicBool,
+    pub peers_seen: AtomicBool,
+}
+
+impl Engine {
+    pub fn new(cluster: Cluster, me: &str) -> Result<Engine> {
+        let f = cluster.file();
+        let host = cluster.host(me)?;
+        let db = &f.database;
+        let password = match &db.password_file {
+            Some(p) => format!(" password='{}'", std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?.trim().replace('\'', "\\'")),
+            None => String::new(),
+        };
+        let dsn = format!("host={} port={} user={} dbname={} connect_timeout=3 application_name=triad-engine-{me}{password}", host.address, f.ports.db_primary, db.app_user, db.name);
+        let users = f.users.iter().map(|u| (u.name.clone(), u.password_hash.clone())).collect();
+        Ok(Engine {
+            me: me.to_string(),
+            dsn,
+            image: Mutex::new(Image::default()),
+            applied: watch::channel(0).0,
+            writer: tokio::sync::Mutex::new(None),
+            users,
+            data_provider: host.data_provider,
+            data_consumer: host.data_consumer,
+            caught_up: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
+            fenced: AtomicBool::new(false),
+            peers_seen: AtomicBool::new(false),
+            cluster,
+        })
+    }
+
+    /// Serving: registered in the coordinator, caught up with the log, not fenced.
+    pub fn serving(&self) -> bool {
+        self.registered.load(Ordering::SeqCst) && self.caught_up.load(Ordering::SeqCst) && self.peers_seen.load(Ordering::SeqCst) && !self.fenced.load(Ordering::SeqCst)
+    }
+
+    pub fn applied(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Checks cell writes to `model.cube` against the model; all or none.
+    pub fn check_cells(&self, model: &str, cube: &str, cells: &[Map<String, Value>]) -> Result<Vec<(String, String, Value)>> {
+        let image = self.image.lock().unwrap();
+        let store = image.cube(model, cube).ok_or_else(|| anyhow!("relation \"{model}.{cube}\" does not exist (published cubes: {})", image.cubes.keys().map(|(m, c)| format!("{m}.{c}")).collect::<Vec<_>>().join(", ")))?;
+        let name = format!("{}.{}", model.to_lowercase(), cube.to_lowercase());
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| store.check(c).map(|ok| ("cell".to_string(), name.clone(), Value::Object(ok))).map_err(|e| if cells.len() > 1 { anyhow!("row {}: {e}", i + 1) } else { e }))
+            .collect()
+    }
+
+    /// Appends to the change log and waits until this engine has applied the entries: after
+    /// this returns, the write is durable in the cluster database and visible here.
+    pub async fn write(&self, entries: Vec<(String, String, Value)>) -> Result<i64> {
+        if !self.data_provider {
+            bail!("this host is not a data provider (data_provider = false): writes go through another host");
+        }
+        if self.fenced.load(Ordering::SeqCst) {
+            bail!("this engine left the cluster (it lost the coordinator)");
+        }
+        let pos = {
+            let mut w = self.writer.lock().await;
+            if w.is_none() {
+                *w = Some(log::connect(&self.dsn).await?);
+            }
+            match log::append(w.as_mut().unwrap(), &entries, &self.me).await {
+                Ok(pos) => pos,
+                Err(e) => {
+                    *w = None; // reconnect next time: the primary may have moved
+                    return Err(e.context("committing to the change log"));
+                }
+            }
+        };
+        let mut rx = self.applied.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos)).await.context("committed, but not applied here within 30 s")??;
+        Ok(pos)
+    }
+
+    /// Applies log entries in order (the replication loop is the only caller).
+    pub fn apply(&self, entries: &[Entry]) {
+        let Some(last) = entries.last() else { return };
+        let mut image = self.image.lock().unwrap();
+        for e in entries {
+            match e.kind.as_str() {
+                "publish" => match Model::from_json(e.change.clone()) {
+                    Ok(m) => {
+                        tracing::info!(pos = e.pos, model = %m.name, "model published");
+                        image.publish(m)
+                    }
+                    Err(errs) => tracing::warn!(pos = e.pos, ?errs, "skipping an invalid published model"),
+                },
+                _ => {
+                    let (model, cube) = e.cube.split_once('.').unwrap_or((&e.cube, ""));
+                    let Some(store) = image.cube_mut(model, cube) else {
+                        tracing::warn!(pos = e.pos, cube = %e.cube, "skipping a write to a cube that is not published");
+                        continue;
+                    };
+                    if !self.data_consumer && e.written_by != self.me {
+                        // Board's DataConsumer = false: keep only this host's own writes (the
+                        // log position still advances).
+                        continue;
+                    }
+                    match e.change.as_object().map(|c| store.check(c)) {
+                        Some(Ok(cell)) => store.apply(&cell),
+                        _ => tracing::warn!(pos = e.pos, cube = %e.cube, "skipping a write that does not fit the model"),
+                    }
+                }
+            }
+        }
+        image.applied = last.pos;
+        drop(image);
+        self.applied.send_replace(last.pos);
+    }
+
+    /// Every cube as an Arrow batch, for a query.
+    pub fn tables(&self) -> Result<Vec<(String, String, RecordBatch)>> {
+        let mut image = self.image.lock().unwrap();
+        let keys: Vec<(String, String)> = image.cubes.keys().cloned().collect();
+        keys.into_iter().map(|(m, c)| Ok((m.clone(), c.clone(), image.cube_mut(&m, &c).unwrap().batch()?))).collect()
+    }
+
+    /// The replication loop: LISTEN, apply the tail, wait for a notification or the poll
+    /// interval; reconnect (through the internal HAProxy) whenever the database goes away.
+    pub async fn replicate(self: Arc<Self>) {
+        let interval = self.cluster.file().timings.download_interval.get();
+        let wake = Arc::new(Notify::new());
+        loop {
+            match self.follow(&wake, interval).await {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "change log: reconnecting"),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn follow(&self, wake: &Arc<Notify>, interval: Duration) -> Result<()> {
+        let (client, mut conn) = tokio_postgres::connect(&self.dsn, NoTls).await.context("connecting to the cluster database")?;
+        let notify = wake.clone();
+        let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(m) = messages.next().await {
+                match m {
+                    Ok(AsyncMessage::Notification(_)) => notify.notify_one(),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = closed_tx.send(());
+        });
+        log::migrate(&client).await?;
+        client.batch_execute(&format!("LISTEN {}", log::CHANNEL)).await?;
+        loop {
+            let batch = log::tail(&client, self.applied(), 20_000).await?;
+            let full = batch.len() == 20_000;
+            self.apply(&batch);
+            if !full {
+                if !self.caught_up.swap(true, Ordering::SeqCst) {
+                    tracing::info!(applied = self.applied(), "caught up with the change log");
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = &mut closed => anyhow::bail!("the database connection closed"),
+                }
+            }
+        }
+    }
+}

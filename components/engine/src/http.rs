@@ -1,0 +1,133 @@
+//! The engine's HTTP API (port `engine_http`, 8080):
+//!
+//! | method, path | what |
+//! |---|---|
+//! | `GET /health` | 200 while serving (registered, caught up, peers reached, not leaving), else 503 |
+//! | `GET /metrics` | Prometheus text |
+//! | `GET /api/status` | host, applied log position, cubes and their cell counts |
+//! | `GET /api/models` | the published models |
+//! | `POST /api/models/validate` | body: a model; 200 or 422 with `errors: [{path, message}]` |
+//! | `POST /api/models` | body `{"model": {...}, "published_by": "..."}`: publish to every engine (one log entry) |
+//! | `POST /api/cubes/{model}/{cube}/rows` | body: JSON array of cells; all or nothing |
+//! | `GET /api/peer/ping`, `POST /api/peer/leaving?host=H` | between engines |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::cluster::Departures;
+use crate::engine::Engine;
+use crate::model::Model;
+
+#[derive(Clone)]
+pub struct Api {
+    pub engine: Arc<Engine>,
+    pub departures: Arc<Departures>,
+}
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/status", get(status))
+        .route("/api/models", get(models).post(publish))
+        .route("/api/models/validate", post(validate))
+        .route("/api/cubes/{model}/{cube}/rows", post(rows))
+        .route("/api/peer/ping", get(|| async { "pong" }))
+        .route("/api/peer/leaving", post(leaving))
+        .with_state(api)
+}
+
+async fn health(State(a): State<Api>) -> Response {
+    let code = if a.engine.serving() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": a.engine.applied()}))).into_response()
+}
+
+async fn status(State(a): State<Api>) -> Json<Value> {
+    let image = a.engine.image.lock().unwrap();
+    let cubes: Vec<Value> = image.cubes.iter().map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.len()})).collect();
+    Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": image.applied, "cubes": cubes}))
+}
+
+async fn metrics(State(a): State<Api>) -> String {
+    let image = a.engine.image.lock().unwrap();
+    let mut s = format!(
+        "# TYPE triad_engine_serving gauge\ntriad_engine_serving {}\n# TYPE triad_engine_applied_position counter\ntriad_engine_applied_position {}\n# TYPE triad_engine_cube_cells gauge\n",
+        a.engine.serving() as u8,
+        image.applied
+    );
+    for ((m, c), store) in &image.cubes {
+        s += &format!("triad_engine_cube_cells{{cube=\"{m}.{c}\"}} {}\n", store.len());
+    }
+    s
+}
+
+async fn models(State(a): State<Api>) -> Json<Value> {
+    let image = a.engine.image.lock().unwrap();
+    Json(json!({"models": image.models.values().collect::<Vec<_>>(), "applied": image.applied}))
+}
+
+fn unprocessable(errors: Value) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"errors": errors}))).into_response()
+}
+
+async fn validate(Json(body): Json<Value>) -> Response {
+    match Model::from_json(body) {
+        Ok(_) => Json(json!({"valid": true})).into_response(),
+        Err(errs) => unprocessable(json!(errs)),
+    }
+}
+
+async fn publish(State(a): State<Api>, Json(body): Json<Value>) -> Response {
+    let Some(model) = body.get("model").cloned() else {
+        return unprocessable(json!([{"path": "model", "message": "the body must be {\"model\": {...}, \"published_by\": \"...\"}"}]));
+    };
+    let model = match Model::from_json(model) {
+        Ok(m) => m,
+        Err(errs) => return unprocessable(json!(errs)),
+    };
+    let by = body.get("published_by").and_then(Value::as_str).unwrap_or("unknown").to_string();
+    tracing::info!(model = %model.name, by = %by, "publishing");
+    let entry = ("publish".to_string(), model.name.to_lowercase(), serde_json::to_value(&model).unwrap());
+    match a.engine.write(vec![entry]).await {
+        Ok(pos) => Json(json!({"published": model.name, "log_position": pos, "published_by": by})).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("{e:#}")}))).into_response(),
+    }
+}
+
+async fn rows(State(a): State<Api>, Path((model, cube)): Path<(String, String)>, Json(body): Json<Value>) -> Response {
+    let Some(rows) = body.as_array() else {
+        return unprocessable(json!([{"path": "", "message": "the body must be a JSON array of cells"}]));
+    };
+    let mut cells = vec![];
+    for (i, r) in rows.iter().enumerate() {
+        match r.as_object() {
+            Some(o) => cells.push(o.clone()),
+            None => return unprocessable(json!([{"path": format!("[{i}]"), "message": "a cell is a JSON object"}])),
+        }
+    }
+    let entries = match a.engine.check_cells(&model, &cube, &cells) {
+        Ok(e) => e,
+        Err(e) => return unprocessable(json!([{"path": "", "message": e.to_string()}])),
+    };
+    let n = entries.len();
+    match a.engine.write(entries).await {
+        Ok(pos) => Json(json!({"rows": n, "log_position": pos})).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("{e:#}")}))).into_response(),
+    }
+}
+
+async fn leaving(State(a): State<Api>, Query(q): Query<HashMap<String, String>>) -> StatusCode {
+    if let Some(h) = q.get("host") {
+        tracing::warn!("engine {h} announced it is leaving the cluster");
+        a.departures.0.lock().unwrap().insert(h.clone());
+    }
+    StatusCode::OK
+}

@@ -1,0 +1,89 @@
+//! The change log in the cluster database: every acknowledged write, in commit order.
+//!
+//! A write is appended in one transaction that first takes the log table's EXCLUSIVE lock
+//! (readers are not blocked), then numbers its entries after the current maximum. Writers are
+//! thus serialised and positions increase in commit order: an engine that has applied up to
+//! position N has applied exactly the writes committed before N's. The transaction ends with
+//! `NOTIFY triad_engine_log`, delivered at commit, which wakes every engine's apply loop.
+//! The database is reached through the host's internal HAProxy (port `db_primary`), so it
+//! follows the primary across failovers.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use tokio_postgres::{Client, NoTls};
+
+pub const DDL: &str = "
+CREATE SCHEMA IF NOT EXISTS triad_engine;
+CREATE TABLE IF NOT EXISTS triad_engine.change_log (
+    pos        bigint PRIMARY KEY,
+    kind       text NOT NULL CHECK (kind IN ('cell', 'publish')),
+    cube       text NOT NULL,
+    change     jsonb NOT NULL,
+    written_by text NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now()
+);";
+
+pub const CHANNEL: &str = "triad_engine_log";
+
+/// One log entry: a cell write to `cube` (`model.cube`), or a model publication (`cube` is
+/// the model's name, `change` the model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub pos: i64,
+    pub kind: String,
+    pub cube: String,
+    pub change: Value,
+    pub written_by: String,
+}
+
+pub async fn connect(dsn: &str) -> Result<Client> {
+    let (client, conn) = tokio_postgres::connect(dsn, NoTls).await.context("connecting to the cluster database")?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+/// Creates the log table (idempotent; concurrent engines may race, the loser retries).
+pub async fn migrate(c: &Client) -> Result<()> {
+    for attempt in 0..5 {
+        match c.batch_execute(DDL).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 4 => {
+                tracing::debug!(error = %e, "creating the change log: retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Appends entries `(kind, cube, change)` atomically; returns the position of the last one.
+/// Returns only after the commit: the caller may acknowledge.
+pub async fn append(c: &mut Client, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
+    let kinds: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+    let cubes: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
+    let changes: Vec<String> = entries.iter().map(|e| e.2.to_string()).collect();
+    let tx = c.transaction().await?;
+    tx.batch_execute("LOCK TABLE triad_engine.change_log IN EXCLUSIVE MODE").await?;
+    let base: i64 = tx.query_one("SELECT COALESCE(max(pos), 0) FROM triad_engine.change_log", &[]).await?.get(0);
+    tx.execute(
+        "INSERT INTO triad_engine.change_log (pos, kind, cube, change, written_by)
+         SELECT $1 + t.ord, t.k, t.c, t.ch::jsonb, $5
+         FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(k, c, ch, ord)",
+        &[&base, &kinds, &cubes, &changes, &host],
+    )
+    .await?;
+    tx.batch_execute(&format!("NOTIFY {CHANNEL}")).await?;
+    tx.commit().await?;
+    Ok(base + entries.len() as i64)
+}
+
+/// The entries after `pos`, in order, at most `limit`.
+pub async fn tail(c: &Client, pos: i64, limit: i64) -> Result<Vec<Entry>> {
+    let rows = c.query("SELECT pos, kind, cube, change::text, written_by FROM triad_engine.change_log WHERE pos > $1 ORDER BY pos LIMIT $2", &[&pos, &limit]).await?;
+    rows.iter()
+        .map(|r| Ok(Entry { pos: r.get(0), kind: r.get(1), cube: r.get(2), change: serde_json::from_str(r.get::<_, &str>(3))?, written_by: r.get(4) }))
+        .collect()
+}

@@ -1,0 +1,229 @@
+//! The in-memory image: every published model and its cubes' cells, and the change-log
+//! position it reflects. Cells are applied in log order by the replication loop only, so every
+//! engine that has applied position N holds the same image.
+//!
+//! A cube keeps its cells in a hash map (dimension members → measures) for writes, and a
+//! columnar Arrow batch, rebuilt after changes, that DataFusion aggregates.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::{Map, Value};
+
+use crate::model::{Cube, MeasureType, Model};
+
+pub struct CubeStore {
+    pub cube: Cube,
+    cells: HashMap<Vec<String>, Vec<Option<f64>>>,
+    batch: Option<RecordBatch>,
+}
+
+impl CubeStore {
+    pub fn new(cube: Cube) -> CubeStore {
+        CubeStore { cube, cells: HashMap::new(), batch: None }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self.cube.dimensions.iter().map(|d| Field::new(&d.name, DataType::Utf8, false)).collect();
+        for m in &self.cube.measures {
+            let t = if m.kind == MeasureType::Integer { DataType::Int64 } else { DataType::Float64 };
+            fields.push(Field::new(&m.name, t, true));
+        }
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Checks a cell write against the model: every dimension given (a member of closed
+    /// dimensions), only known columns, numbers for measures. Returns it in canonical form.
+    pub fn check(&self, cell: &Map<String, Value>) -> Result<Map<String, Value>> {
+        let mut out = Map::new();
+        for (k, _) in cell {
+            let known = self.cube.dimensions.iter().any(|d| d.name.eq_ignore_ascii_case(k)) || self.cube.measures.iter().any(|m| m.name.eq_ignore_ascii_case(k));
+            if !known {
+                bail!("cube {} has no column {k:?}", self.cube.name);
+            }
+        }
+        let get = |name: &str| cell.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        for d in &self.cube.dimensions {
+            let member = match get(&d.name) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(Value::Null) | None => bail!("dimension {:?} of cube {} must be given (a cell is addressed by every dimension)", d.name, self.cube.name),
+                Some(other) => bail!("dimension {:?}: {other} is not a member name", d.name),
+            };
+            if let Some(members) = &d.members
+                && !members.contains(&member)
+            {
+                bail!("{member:?} is not a member of dimension {:?}", d.name);
+            }
+            out.insert(d.name.clone(), Value::String(member));
+        }
+        for m in &self.cube.measures {
+            match get(&m.name) {
+                None => {}
+                Some(Value::Null) => {
+                    out.insert(m.name.clone(), Value::Null);
+                }
+                Some(Value::Number(n)) => {
+                    if m.kind == MeasureType::Integer && n.as_i64().is_none() {
+                        bail!("measure {:?} is an integer: {n} is not", m.name);
+                    }
+                    out.insert(m.name.clone(), Value::Number(n.clone()));
+                }
+                Some(Value::String(s)) => {
+                    let v: f64 = s.trim().parse().map_err(|_| anyhow!("measure {:?}: {s:?} is not a number", m.name))?;
+                    out.insert(m.name.clone(), serde_json::json!(v));
+                }
+                Some(other) => bail!("measure {:?}: {other} is not a number", m.name),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies one checked cell: the measures it names are set, the others kept.
+    pub fn apply(&mut self, cell: &Map<String, Value>) {
+        let key: Vec<String> = self.cube.dimensions.iter().map(|d| cell.get(&d.name).and_then(Value::as_str).unwrap_or_default().to_string()).collect();
+        let n = self.cube.measures.len();
+        let slot = self.cells.entry(key).or_insert_with(|| vec![None; n]);
+        for (i, m) in self.cube.measures.iter().enumerate() {
+            if let Some(v) = cell.get(&m.name) {
+                slot[i] = v.as_f64();
+            }
+        }
+        self.batch = None;
+    }
+
+    /// The cube as one Arrow batch (rebuilt only after changes).
+    pub fn batch(&mut self) -> Result<RecordBatch> {
+        if let Some(b) = &self.batch {
+            return Ok(b.clone());
+        }
+        let mut columns: Vec<ArrayRef> = vec![];
+        for i in 0..self.cube.dimensions.len() {
+            columns.push(Arc::new(StringArray::from_iter_values(self.cells.keys().map(|k| k[i].as_str()))));
+        }
+        for (i, m) in self.cube.measures.iter().enumerate() {
+            let values = self.cells.values().map(|v| v[i]);
+            columns.push(if m.kind == MeasureType::Integer {
+                Arc::new(Int64Array::from_iter(values.map(|v| v.map(|x| x as i64))))
+            } else {
+                Arc::new(Float64Array::from_iter(values))
+            });
+        }
+        let batch = RecordBatch::try_new(self.schema(), columns)?;
+        self.batch = Some(batch.clone());
+        Ok(batch)
+    }
+}
+
+/// Every model and cube, and the log position applied.
+#[derive(Default)]
+pub struct Image {
+    pub models: BTreeMap<String, Model>,
+    pub cubes: BTreeMap<(String, String), CubeStore>,
+    pub applied: i64,
+}
+
+impl Image {
+    /// Publishes a model: its cubes replace the previous version's; a cube whose columns are
+    /// unchanged keeps its cells.
+    pub fn publish(&mut self, model: Model) {
+        let name = model.name.to_lowercase();
+        let mut old: BTreeMap<String, CubeStore> = BTreeMap::new();
+        let keys: Vec<_> = self.cubes.keys().filter(|(m, _)| *m == name).cloned().collect();
+        for k in keys {
+            if let Some(c) = self.cubes.remove(&k) {
+                old.insert(k.1, c);
+            }
+        }
+        for cube in &model.cubes {
+            let key = (name.clone(), cube.name.to_lowercase());
+            let store = match old.remove(&key.1) {
+                Some(mut s) if s.cube.dimensions == cube.dimensions && s.cube.measures == cube.measures => {
+                    s.cube = cube.clone();
+                    s
+                }
+                _ => CubeStore::new(cube.clone()),
+            };
+            self.cubes.insert(key, store);
+        }
+        self.models.insert(name, model);
+    }
+
+    pub fn cube_mut(&mut self, model: &str, cube: &str) -> Option<&mut CubeStore> {
+        self.cubes.get_mut(&(model.to_lowercase(), cube.to_lowercase()))
+    }
+
+    pub fn cube(&self, model: &str, cube: &str) -> Option<&CubeStore> {
+        self.cubes.get(&(model.to_lowercase(), cube.to_lowercase()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn image() -> Image {
+        let mut i = Image::default();
+        i.publish(Model::from_json(json!({"name": "sales", "cubes": [{"name": "revenue",
+            "dimensions": [{"name": "region", "members": ["north", "south"]}, {"name": "month"}],
+            "measures": [{"name": "amount", "type": "decimal"}, {"name": "units", "type": "integer"}]}]})).unwrap());
+        i
+    }
+
+    fn cell(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn writes_set_cells_and_keep_unnamed_measures() {
+        let mut i = image();
+        let c = i.cube_mut("sales", "REVENUE").unwrap();
+        let w = c.check(&cell(json!({"region": "north", "month": "2026-01", "amount": 10.5, "units": 3}))).unwrap();
+        c.apply(&w);
+        let w = c.check(&cell(json!({"Region": "north", "month": "2026-01", "amount": "12"}))).unwrap();
+        c.apply(&w);
+        assert_eq!(c.len(), 1);
+        let b = c.batch().unwrap();
+        assert_eq!(b.num_rows(), 1);
+        let amount = b.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
+        let units = b.column(3).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!((amount.value(0), units.value(0)), (12.0, 3));
+    }
+
+    #[test]
+    fn bad_cells_are_refused_with_the_reason() {
+        let i = image();
+        let c = i.cube("sales", "revenue").unwrap();
+        let e = |v| c.check(&cell(v)).unwrap_err().to_string();
+        assert!(e(json!({"region": "west", "month": "m"})).contains("not a member"));
+        assert!(e(json!({"month": "m"})).contains("must be given"));
+        assert!(e(json!({"region": "north", "month": "m", "colour": 1})).contains("no column"));
+        assert!(e(json!({"region": "north", "month": "m", "units": 1.5})).contains("integer"));
+        assert!(e(json!({"region": "north", "month": "m", "amount": "ten"})).contains("not a number"));
+    }
+
+    #[test]
+    fn republishing_an_unchanged_cube_keeps_its_cells() {
+        let mut i = image();
+        let c = i.cube_mut("sales", "revenue").unwrap();
+        let w = c.check(&cell(json!({"region": "north", "month": "m", "amount": 1}))).unwrap();
+        c.apply(&w);
+        let model = i.models["sales"].clone();
+        i.publish(model);
+        assert_eq!(i.cube("sales", "revenue").unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,183 @@
+//! Two engines on one cluster database (real PostgreSQL) and one etcd: SQL through psql,
+//! replication between the engines through the change log, passwords, concurrent writers
+//! keeping log order = commit order, and fencing when the coordinator is lost.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use triad_dcs::testing::etcd_cluster;
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+struct Procs(Vec<Child>, tempfile::TempDir);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("runuser").args(["-u", "postgres", "--", &format!("{PG_BIN}/pg_ctl"), "-D"]).arg(self.1.path().join("pg")).args(["stop", "-m", "immediate"]).output();
+        if std::thread::panicking() {
+            for n in ["e1", "e2"] {
+                let log = fs::read_to_string(self.1.path().join(format!("{n}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                eprintln!("----- {n} -----\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            }
+        }
+    }
+}
+
+fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not within {secs} s: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn http(ip: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&format!("{ip}:8080").parse().unwrap(), Duration::from_secs(2)) else { return (0, String::new()) };
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn psql(ip: &str, password: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", ip, "-p", "5433", "-U", "analyst", "-d", "triad", "-c", sql])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "3")
+        .output()
+        .unwrap();
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+}
+
+fn hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    argon2::Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng)).unwrap().to_string()
+}
+
+#[test]
+fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordinator() {
+    let mut etcd = etcd_cluster(1);
+    let o = etcd[0].ip.octets();
+    let ip = |i: u8| format!("127.{}.{}.{i}", o[1], o[2]);
+    let (e1, e2) = (ip(21), ip(22));
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut procs = Procs(vec![], dir);
+    let d = procs.1.path().to_path_buf();
+
+    // The cluster database: one PostgreSQL on both engines' addresses at the db_primary port
+    // (in a cluster, each host's internal HAProxy answers there).
+    let pg = d.join("pg");
+    fs::create_dir(&pg).unwrap();
+    Command::new("chown").args(["postgres:postgres", pg.to_str().unwrap()]).status().unwrap();
+    let as_pg = |args: &[&str]| Command::new("runuser").args(["-u", "postgres", "--"]).args(args).output().unwrap();
+    assert!(as_pg(&[&format!("{PG_BIN}/initdb"), "-D", pg.to_str().unwrap(), "-U", "postgres", "-A", "trust"]).status.success());
+    let opts = format!("-c listen_addresses={e1},{e2} -c port=5000 -c unix_socket_directories={}", pg.display());
+    let started = as_pg(&[&format!("{PG_BIN}/pg_ctl"), "-D", pg.to_str().unwrap(), "-o", &opts, "-l", pg.join("log").to_str().unwrap(), "-w", "start"]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let sql = |s: &str| as_pg(&["psql", "-X", "-h", &e1, "-p", "5000", "-U", "postgres", "-c", s]);
+    sql("CREATE ROLE triad LOGIN");
+    sql("CREATE DATABASE triad OWNER triad");
+
+    let config = d.join("cluster.toml");
+    fs::write(
+        &config,
+        format!(
+            "[cluster]\nname = \"et\"\n\n[[hosts]]\nname = \"e1\"\nfqdn = \"e1.test\"\naddress = \"{e1}\"\nroles = [\"app\"]\n\n[[hosts]]\nname = \"e2\"\nfqdn = \"e2.test\"\naddress = \"{e2}\"\nroles = [\"app\"]\n\n\
+             [[hosts]]\nname = \"lb\"\nfqdn = \"lb.test\"\naddress = \"{}\"\nroles = [\"balancer\"]\n\n[coordinator]\nexternal_endpoints = [\"{}\"]\n\n\
+             [timings]\nengine_lease_ttl = \"4s\"\nengine_heartbeat_interval = \"1s\"\nengine_peer_timeout = \"3s\"\n\n[[users]]\nname = \"analyst\"\npassword_hash = \"{}\"\nrole = \"modeler\"\n",
+            ip(30),
+            etcd[0].endpoint(),
+            hash("secret")
+        ),
+    )
+    .unwrap();
+    for n in ["e1", "e2"] {
+        let log = fs::File::create(d.join(format!("{n}.log"))).unwrap();
+        procs.0.push(
+            Command::new(env!("CARGO_BIN_EXE_triad-engine"))
+                .args(["--config", config.to_str().unwrap(), "--host", n])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for e in [&e1, &e2] {
+        eventually(60, &format!("engine on {e} serving"), || (http(e, "GET", "/health", "").0 == 200).then_some(()));
+    }
+
+    // Publish a model through one engine: both get it at the same log position.
+    let model = r#"{"model": {"name": "sales", "cubes": [{"name": "revenue", "dimensions": [{"name": "region"}, {"name": "month"}],
+        "measures": [{"name": "amount", "type": "decimal"}, {"name": "units", "type": "integer"}]}]}, "published_by": "test"}"#;
+    assert_eq!(http(&e1, "POST", "/api/models", model).0, 200);
+    let bad = r#"{"model": {"name": "bad", "cubes": [{"name": "c", "dimensions": []}]}}"#;
+    let (code, body) = http(&e1, "POST", "/api/models", bad);
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("cubes[0].dimensions"), "{body}");
+
+    // Writes through e1, visible on e2; queries aggregate.
+    psql(&e1, "secret", "INSERT INTO sales.revenue (region, month, amount, units) VALUES ('north', '2026-01', 10.5, 2), ('south', '2026-01', 4, 1), ('north', '2026-02', 1.5, 7)").unwrap();
+    let by_region = eventually(20, "writes visible on e2", || psql(&e2, "secret", "SELECT region, sum(amount), sum(units) FROM sales.revenue GROUP BY region ORDER BY region").ok().filter(|r| r.lines().count() == 2));
+    assert_eq!(by_region, "north|12|9\nsouth|4|1");
+    assert_eq!(psql(&e2, "secret", "SELECT month FROM sales.revenue WHERE units > 1 ORDER BY month DESC LIMIT 1").unwrap(), "2026-02");
+    // Writing a cell again sets it.
+    psql(&e2, "secret", "INSERT INTO sales.revenue (region, month, amount) VALUES ('south', '2026-01', 5)").unwrap();
+    assert_eq!(psql(&e2, "secret", "SELECT amount, units FROM sales.revenue WHERE region = 'south'").unwrap(), "5|1");
+
+    // Bad input: clear errors, nothing written.
+    let err = psql(&e1, "secret", "SELECT region FROM sales.revenue WHERE amount > )").unwrap_err();
+    assert!(err.contains("syntax error") && err.contains("LINE 1"), "the error names the position: {err}");
+    let err = psql(&e1, "secret", "INSERT INTO sales.revenue (region, amount) VALUES ('x', 1)").unwrap_err();
+    assert!(err.contains("dimension \"month\""), "{err}");
+    let err = psql(&e1, "secret", "SELECT * FROM sales.nope").unwrap_err();
+    assert!(err.contains("nope"), "{err}");
+    let err = psql(&e1, "wrong", "SELECT 1").unwrap_err();
+    assert!(err.to_lowercase().contains("password authentication failed"), "{err}");
+
+    // Concurrent writers on both engines: every write lands, positions are dense and distinct.
+    let threads: Vec<_> = [e1.clone(), e2.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(w, e)| {
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    psql(&e, "secret", &format!("INSERT INTO sales.revenue (region, month, units) VALUES ('w{w}', 'm{i:02}', {i})")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for e in [&e1, &e2] {
+        eventually(20, "all concurrent writes on every engine", || (psql(e, "secret", "SELECT count(*) FROM sales.revenue WHERE region LIKE 'w%'").ok()? == "50").then_some(()));
+    }
+    let out = as_pg(&["psql", "-X", "-At", "-h", &e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", "SELECT count(*), count(DISTINCT pos), max(pos) - min(pos) + 1 FROM triad_engine.change_log"]);
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let nums: Vec<&str> = line.split('|').collect();
+    assert_eq!(nums.len(), 3, "{line} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(nums[0] == nums[1] && nums[1] == nums[2], "log positions dense and distinct: {line}");
+
+    // The coordinator is lost: both engines leave (exit non-zero) within their lease.
+    etcd[0].kill();
+    for (i, child) in procs.0.iter_mut().enumerate() {
+        let status = eventually(20, &format!("engine e{} exits", i + 1), || child.try_wait().unwrap());
+        assert!(!status.success(), "an engine that lost the coordinator exits with an error status");
+    }
+    let log = fs::read_to_string(d.join("e1.log")).unwrap();
+    assert!(log.contains("leaving the engine cluster: it cannot reach the coordinator"), "{log}");
+}
