@@ -16,6 +16,9 @@ pub struct MemberOps {
     node: NodeHandle,
     local_ip: IpAddr,
     serial: tokio::sync::Mutex<()>,
+    /// The term this member leads and since when: Raft's `recent_active` flags mean nothing
+    /// until a new leader has heard from its peers for a while.
+    leading: std::sync::Mutex<Option<(u64, std::time::Instant)>>,
 }
 
 fn valid_url(u: &str) -> bool {
@@ -26,7 +29,7 @@ fn valid_url(u: &str) -> bool {
 
 impl MemberOps {
     pub fn new(node: NodeHandle, local_ip: IpAddr) -> MemberOps {
-        MemberOps { node, local_ip, serial: tokio::sync::Mutex::new(()) }
+        MemberOps { node, local_ip, serial: tokio::sync::Mutex::new(()), leading: std::sync::Mutex::new(None) }
     }
 
     pub fn members(&self) -> Vec<Member> {
@@ -151,15 +154,32 @@ impl MemberOps {
         Ok(JoinResponse { member_id: id, cluster_id: self.node.core.read().sm.cluster_id })
     }
 
-    /// One reconciliation step towards the cluster file's member list (leader only).
-    pub async fn reconcile(&self, wanted: &std::collections::BTreeSet<String>) -> Result<(), EtcdError> {
+    /// One reconciliation step towards the cluster file's member list (leader only). A new
+    /// leader removes nobody during its first `grace`: right after an election every peer
+    /// looks inactive, and the host that just joined (still missing from this leader's older
+    /// cluster file during a rolling change) must not be thrown out for that.
+    pub async fn reconcile(&self, wanted: &std::collections::BTreeSet<String>, grace: std::time::Duration) -> Result<(), EtcdError> {
         let st = self.node.status.get();
         if !st.is_leader {
+            *self.leading.lock().unwrap() = None;
             return Ok(());
         }
+        let settled = {
+            let mut leading = self.leading.lock().unwrap();
+            let since = match *leading {
+                Some((term, since)) if term == st.term => since,
+                _ => {
+                    let now = std::time::Instant::now();
+                    *leading = Some((st.term, now));
+                    now
+                }
+            };
+            since.elapsed() >= grace
+        };
         let _one_at_a_time = self.serial.lock().await;
         let members = self.node.core.read().sm.members.clone();
         match membership::reconcile(&members, &st.progress, self.node.id, wanted) {
+            Some(membership::Action::Remove(_)) if !settled => Ok(()),
             Some(membership::Action::Remove(id)) => {
                 tracing::info!(id = format!("{id:x}"), name = %members[&id].name, "removing a member that is down and no longer named in the cluster file");
                 self.node.conf_change(ConfChangeType::RemoveNode, id, Member::default()).await

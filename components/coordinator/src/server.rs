@@ -156,12 +156,13 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
     tracing::info!(client = %s.client_addr(), peer = %s.peer_addr(), "serving");
 
     let wanted = s.wanted_names();
+    let removal_grace = 3 * Duration::from(s.cluster.timings.coordinator_election_timeout);
     let reconcile_ops = ops.clone();
     let reconciler = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         loop {
             every.tick().await;
-            if let Err(e) = reconcile_ops.reconcile(&wanted).await {
+            if let Err(e) = reconcile_ops.reconcile(&wanted, removal_grace).await {
                 tracing::debug!("membership reconciliation: {e}");
             }
         }
