@@ -39,7 +39,8 @@ pub fn router(api: Api) -> Router {
         .route("/api/status", get(status))
         .route("/api/models", get(models).post(publish))
         .route("/api/models/validate", post(validate))
-        .route("/api/cubes/{model}/{cube}/rows", post(rows))
+        // Bulk loads (the designer's CSV loads, the demo) send large batches.
+        .route("/api/cubes/{model}/{cube}/rows", post(rows).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
         .route("/api/peer/ping", get(|| async { "pong" }))
         .route("/api/peer/leaving", post(leaving))
         .with_state(api)
