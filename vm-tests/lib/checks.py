@@ -31,6 +31,8 @@ WORKLOAD_READ = "SELECT count(*) FROM scenario.writes"
 # Every acknowledged write, as one engine sees it / as the cluster database's change log holds it.
 ENGINE_WRITES = "SELECT n FROM scenario.writes"
 LOG_WRITES = "SELECT DISTINCT (change->>'n')::bigint FROM triad_engine.change_log WHERE cube = 'scenario.writes'"
+# The cube the workload writes: one open dimension, the write's number (docs/engine.md).
+SCENARIO_MODEL = {"model": {"name": "scenario", "cubes": [{"name": "writes", "dimensions": [{"name": "n"}]}]}, "published_by": "scenario"}
 
 _t0 = time.monotonic()
 
@@ -199,7 +201,14 @@ def cluster_serving(apps=None, timeout=180):
         for m in apps:
             wait_engine_serving(m, timeout=timeout)
         wait_balancer_routes_to(*apps, timeout=60)
+        publish_model(apps[0])
         client.wait_until_succeeds(f"PGPASSWORD={ANALYST_PASSWORD} psql -X -At 'host=balancer port={ENGINE_SQL} user={ANALYST} dbname={DATABASE} connect_timeout=3' -c {shlex.quote(WORKLOAD_READ)}", timeout=60)
+
+
+def publish_model(m):
+    """The scenario cube, published through one engine (every engine gets it from the log)."""
+    body = shlex.quote(json.dumps(SCENARIO_MODEL))
+    client.wait_until_succeeds(f"curl -sf -m 10 -X POST -H 'Content-Type: application/json' -d {body} http://{m.name}:{ENGINE_HTTP}/api/models", timeout=60)
 
 
 def start_workload():
