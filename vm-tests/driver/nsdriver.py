@@ -224,6 +224,7 @@ class Machine:
         hosts = Path("/etc/netns") / self.netns / "hosts"
         hosts.parent.mkdir(parents=True, exist_ok=True)
         hosts.write_text(d.hosts_file())
+        self.socket_path().unlink(missing_ok=True)
         for f in ("ready", "supervisor.sock"):
             with contextlib.suppress(FileNotFoundError):
                 (self.host_dir / f).unlink()
@@ -238,7 +239,7 @@ class Machine:
             "environment": d.environment,
             "descriptions": {n: str(p) for n, p in d.descriptions.items()},
             "journal": [str(disk / "var/log/journal.jsonl"), str(d.out_dir / "logs" / f"{self.name}.journal")],
-            "socket": str(self.host_dir / "supervisor.sock"),
+            "socket": str(self.socket_path()),
             "ready_file": str(self.host_dir / "ready"),
             "cgroup_root": ROOT_NAME,
             "mounts": [
@@ -266,6 +267,13 @@ class Machine:
         self.pid = self.process.pid
         self.booted = True
         self.connected = False
+
+    def socket_path(self):
+        """The supervisor's socket: a short path (unix socket paths are limited to 107 bytes,
+        and run directories carry the scenario's name)."""
+        d = Path("/run/tvt-sockets")
+        d.mkdir(mode=0o700, exist_ok=True)
+        return d / f"{os.getpid()}-{self.name}.sock"
 
     def connect(self):
         """Wait until the host's service manager has started its units (the backdoor shell)."""
@@ -346,7 +354,7 @@ class Machine:
 
         s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         s.settimeout(300)
-        s.connect(str(self.host_dir / "supervisor.sock"))
+        s.connect(str(self.socket_path()))
         s.sendall(json.dumps(request).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
@@ -368,7 +376,7 @@ class Machine:
             "TERM": "dumb",
             "PAGER": "cat",
             "SYSTEMD_PAGER": "cat",
-            "TRIAD_VMTEST_SOCKET": str(self.host_dir / "supervisor.sock"),
+            "TRIAD_VMTEST_SOCKET": str(self.socket_path()),
         }
 
     def _enter(self, argv):

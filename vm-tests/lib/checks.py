@@ -31,6 +31,10 @@ WORKLOAD_READ = "SELECT count(*) FROM scenario.writes"
 # Every acknowledged write, as one engine sees it / as the cluster database's change log holds it.
 ENGINE_WRITES = "SELECT n FROM scenario.writes"
 LOG_WRITES = "SELECT DISTINCT (change->>'n')::bigint FROM triad_engine.change_log WHERE cube = 'scenario.writes'"
+# An unconstrained query: tens of millions of distinct long strings, far more than the engine's
+# MemoryMax in the OOM scenario (512M) while each query stays under the query budget (1GiB)
+# until the kernel's limit is hit.
+OOM_QUERY = "SELECT count(DISTINCT s) FROM (SELECT '" + "x" * 200 + "' || CAST(value AS VARCHAR) AS s FROM generate_series(1, 40000000)) q"
 # The cube the workload writes: one open dimension, the write's number (docs/engine.md).
 SCENARIO_MODEL = {"model": {"name": "scenario", "cubes": [{"name": "writes", "dimensions": [{"name": "n"}]}]}, "published_by": "scenario"}
 

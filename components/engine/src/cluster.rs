@@ -131,9 +131,10 @@ async fn ping(engine: &Engine, host: &str) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(1), http_get(engine, host, "/api/peer/ping")).await, Ok(Ok(200)))
 }
 
+/// Engines talk to each other on the peer port (`engine_peer`, 7100), apart from clients.
 fn peer_addr(engine: &Engine, host: &str) -> Option<String> {
     let h = engine.cluster.host(host).ok()?;
-    Some(engine.cluster.addr(h, engine.cluster.file().ports.engine_http))
+    Some(engine.cluster.addr(h, engine.cluster.file().ports.engine_peer))
 }
 
 async fn http_get(engine: &Engine, host: &str, path: &str) -> std::io::Result<u16> {

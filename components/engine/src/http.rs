@@ -9,7 +9,7 @@
 //! | `POST /api/models/validate` | body: a model; 200 or 422 with `errors: [{path, message}]` |
 //! | `POST /api/models` | body `{"model": {...}, "published_by": "..."}`: publish to every engine (one log entry) |
 //! | `POST /api/cubes/{model}/{cube}/rows` | body: JSON array of cells; all or nothing |
-//! | `GET /api/peer/ping`, `POST /api/peer/leaving?host=H` | between engines |
+//! | `GET /api/peer/ping`, `POST /api/peer/leaving?host=H` | between engines (also on `engine_peer`, 7100) |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,9 +41,13 @@ pub fn router(api: Api) -> Router {
         .route("/api/models/validate", post(validate))
         // Bulk loads (the designer's CSV loads, the demo) send large batches.
         .route("/api/cubes/{model}/{cube}/rows", post(rows).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
-        .route("/api/peer/ping", get(|| async { "pong" }))
-        .route("/api/peer/leaving", post(leaving))
+        .merge(peer_router(api.clone()))
         .with_state(api)
+}
+
+/// What engines ask each other, served on the peer port (`engine_peer`) as well.
+pub fn peer_router(api: Api) -> Router<Api> {
+    Router::new().route("/api/peer/ping", get(|| async { "pong" })).route("/api/peer/leaving", post(leaving)).with_state(api)
 }
 
 async fn health(State(a): State<Api>) -> Response {

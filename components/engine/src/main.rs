@@ -63,6 +63,11 @@ async fn run(cluster: Cluster, args: Args) -> anyhow::Result<()> {
     let app = http::router(http::Api { engine: engine.clone(), departures: departures.clone() });
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    let peer_addr = cluster.addr(&host, ports.engine_peer);
+    let peer_listener = tokio::net::TcpListener::bind(&peer_addr).await.with_context(|| format!("binding the peer port on {peer_addr}"))?;
+    let peer_app = http::peer_router(http::Api { engine: engine.clone(), departures: departures.clone() }).with_state(http::Api { engine: engine.clone(), departures: departures.clone() });
+    tokio::spawn(async move { axum::serve(peer_listener, peer_app).await });
+
     let sql_addr = cluster.addr(&host, ports.engine_sql);
     let sql_listener = tokio::net::TcpListener::bind(&sql_addr).await.with_context(|| format!("binding SQL on {sql_addr}"))?;
     let handlers = Arc::new(sql::Handlers {

@@ -134,10 +134,12 @@ pub fn decide(o: &Observed) -> Vec<Action> {
 
 fn as_leader(o: &Observed, dcs: &DcsView) -> Vec<Action> {
     if !o.holds_leadership {
-        // The key names us but this process does not hold it: a restarted keeper. Only a
-        // running primary may take it back; anything else waits for the key to expire.
-        return match (o.pg.data, o.pg.running) {
-            (DataState::Primary, true) => vec![Action::Reclaim],
+        // The key names us but this process does not hold it: a restarted keeper. While the
+        // key exists nobody else can have been promoted, so a primary's data directory (left
+        // running, or stopped cleanly by the previous keeper) is still the newest: take the key
+        // back (then start PostgreSQL). A standby waits for the key to expire.
+        return match o.pg.data {
+            DataState::Primary => vec![Action::Reclaim],
             _ => vec![Action::Wait("the leader key names this host from before a restart; waiting for it to expire".into())],
         };
     }

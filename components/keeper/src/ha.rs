@@ -93,9 +93,7 @@ impl Keeper {
         }
     }
 
-    /// Runs until `stop` resolves; then shuts down the way Patroni does: PostgreSQL is
-    /// stopped cleanly and a leader releases its key, so the synchronous standby takes over
-    /// at once instead of after the TTL.
+    /// Runs until `stop` resolves.
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
         self.pg.prepare_dirs()?;
         tokio::spawn(watchdog(self.shared.clone(), self.pg.clone()));
@@ -115,15 +113,14 @@ impl Keeper {
                 _ = &mut stop => break,
             }
         }
-        tracing::info!("stopping: PostgreSQL is shut down, the leader key released");
+        // PostgreSQL is stopped cleanly (a primary nobody fences must not keep accepting
+        // writes), but the leader key is kept until its lease runs out: a keeper restarted by
+        // a configuration rollout or an upgrade reclaims the key and starts the same primary
+        // again, with no failover to a host that may be the one being replaced. A keeper that
+        // stays down loses the key after the TTL and the synchronous standby takes over.
+        tracing::info!("stopping: PostgreSQL is shut down; the leader key is left to its lease");
         *self.shared.fence_deadline.lock().unwrap() = None;
         self.pg.stop(true).await?;
-        if let Some(l) = self.leadership.take() {
-            let _ = l.resign().await;
-        }
-        if let Some(lease) = self.lease {
-            let _ = self.dcs.revoke(lease).await;
-        }
         Ok(())
     }
 
@@ -196,7 +193,12 @@ impl Keeper {
         }
         if self.leadership.is_some() {
             if let Ok(c) = sql::connect(&self.pg).await {
-                let names: Vec<String> = dcs_view.iter().flat_map(|d| d.members.iter().map(|m| m.name.clone())).collect();
+                // Every app host of the cluster file keeps a slot even while it is down (a
+                // rebooting standby resumes streaming instead of needing a fresh clone;
+                // max_slot_wal_keep_size bounds what that costs), plus any member the
+                // coordinator knows that this keeper's cluster file does not list yet.
+                let mut names: Vec<String> = self.cluster.file().hosts.iter().filter(|h| h.has(triad_config::Role::App)).map(|h| h.name.clone()).collect();
+                names.extend(dcs_view.iter().flat_map(|d| d.members.iter().map(|m| m.name.clone())));
                 if let Err(e) = sql::sync_slots(&c, &names, &self.me).await {
                     tracing::debug!(error = %e, "replication slots");
                 }

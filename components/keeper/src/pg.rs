@@ -218,6 +218,9 @@ impl Postgres {
         set("max_replication_slots", "10".into());
         set("hot_standby_feedback", "on".into());
         set("wal_keep_size", "128MB".into());
+        // Slots of hosts that stay down must not fill the disk: past this the slot is
+        // invalidated and that host is cloned afresh when it returns.
+        set("max_slot_wal_keep_size", "4GB".into());
         set("cluster_name", self.me.clone());
         if let Some(p) = primary {
             set(
@@ -244,6 +247,12 @@ impl Postgres {
             }
             if kill(Pid::from_raw(pid as i32), None).is_err() {
                 bail!("postgres exited during start-up (see the log above)");
+            }
+            // A standby may need its primary (a slot, WAL) before it accepts connections:
+            // the keeper must go on publishing its member key meanwhile, not block here.
+            if primary.is_some() && Instant::now() + Duration::from_secs(110) > deadline {
+                tracing::info!(pid, standby_of = primary, "PostgreSQL started; still recovering");
+                return Ok(());
             }
             if Instant::now() > deadline {
                 bail!("postgres did not accept connections within 120 s");

@@ -94,6 +94,21 @@ fn primary_loss_promotes_the_sync_standby_without_losing_an_acknowledged_commit(
     assert!(table.lines().any(|l| l.contains(&c.nodes[p].name) && l.contains("| Leader ")), "{table}");
     c.wait_replica(s, 120);
     assert_eq!(c.psql(p, "SELECT count(*) FROM acked").unwrap(), present.len().to_string());
+
+    // The leader's keeper is restarted (a configuration rollout): it stops PostgreSQL, keeps
+    // the key, and the restarted keeper takes the key back: no failover, no new timeline.
+    let timeline = c.psql(p, "SELECT timeline_id FROM pg_control_checkpoint()").unwrap();
+    c.stop(p);
+    assert!(postmaster_gone(&c, p), "a stopped keeper leaves no unfenced primary behind");
+    c.spawn(p);
+    assert_eq!(c.wait_primary(30), p, "the restarted keeper is primary again");
+    assert_eq!(c.http_json(p, "/history").as_array().unwrap().len(), 2, "no promotion beyond the failover and the switchover");
+    assert_eq!(c.psql(p, "SELECT timeline_id FROM pg_control_checkpoint()").unwrap(), timeline);
+    c.psql(p, "INSERT INTO acked VALUES (-1)").unwrap();
+}
+
+fn postmaster_gone(c: &TestCluster, i: usize) -> bool {
+    std::net::TcpStream::connect((c.nodes[i].ip.as_str(), 5432)).is_err()
 }
 
 #[test]

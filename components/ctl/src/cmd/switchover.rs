@@ -19,6 +19,9 @@ pub struct SwitchoverArgs {
     /// The member to become primary (default: the synchronous standby).
     #[arg(long)]
     pub candidate: Option<String>,
+    /// Do not ask for confirmation (accepted for patronictl's sake; triadctl never asks).
+    #[arg(long)]
+    pub force: bool,
     /// Seconds to wait for the new primary.
     #[arg(long, default_value_t = 60)]
     pub wait: u64,

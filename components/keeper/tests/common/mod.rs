@@ -75,6 +75,14 @@ impl TestCluster {
         );
     }
 
+    /// The keeper is stopped the way systemd stops it (SIGTERM), and waited for.
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+
     /// The host fails: the keeper and its PostgreSQL are SIGKILLed.
     pub fn crash(&mut self, i: usize) {
         let n = &mut self.nodes[i];
