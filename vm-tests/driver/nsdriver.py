@@ -246,10 +246,14 @@ class Machine:
                 [str(hosts), "/etc/hosts"],
                 [str(etc), "/etc/triad"],
                 [str(disk / "var/lib/triad"), "/var/lib/triad"],
-                [str(disk / "tmp"), "/tmp"],
                 [str(run_dir / "postgresql"), "/run/postgresql"],
             ],
         }
+        # A private /tmp, mounted last; a checkout or run directory that is itself under /tmp
+        # (a CI clone) is bound back into it, or the host would lose its binaries and files.
+        config["mounts"].append([str(disk / "tmp"), "/tmp"])
+        needed = sorted({str(Path(p).resolve()) for p in (d.out_dir, d.bin_dir, HERE.parent.parent) if Path(p).resolve().is_relative_to("/tmp")})
+        config["tmp_keep"] = [p for p in needed if not any(p != q and Path(p).is_relative_to(q) for q in needed)]
         (self.host_dir / "supervisor.json").write_text(json.dumps(config, indent=1))
         d.network.plug(self)
         for leaf in ("init", "session"):

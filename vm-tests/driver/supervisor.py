@@ -169,8 +169,16 @@ class Supervisor:
         if not self.isolated:
             return
         socket.sethostname(self.host)
+        keep = self.config.get("tmp_keep", [])
+        stash = "/run/tvt-hosttmp"
+        if keep:  # the shared /tmp stays reachable here, to bind parts of it back
+            os.makedirs(stash, exist_ok=True)
+            subprocess.run(["mount", "--bind", "/tmp", stash], check=True)
         for source, target in self.config["mounts"]:
             subprocess.run(["mount", "--bind", source, target], check=True)
+        for path in keep:
+            os.makedirs(path, exist_ok=True)
+            subprocess.run(["mount", "--bind", os.path.join(stash, os.path.relpath(path, "/tmp")), path], check=True)
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of services are ours to reap
         self.cgroups.ensure(self.cgroups.path(self.host, "init"))

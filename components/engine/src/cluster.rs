@@ -13,7 +13,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use triad_dcs::{Dcs, WatchEvent};
 
 use crate::engine::Engine;
@@ -138,19 +137,14 @@ fn peer_addr(engine: &Engine, host: &str) -> Option<String> {
 }
 
 async fn http_get(engine: &Engine, host: &str, path: &str) -> std::io::Result<u16> {
-    request(engine, host, &format!("GET {path} HTTP/1.0\r\n\r\n")).await
+    request(engine, host, "GET", path).await
 }
 
 async fn http_post(engine: &Engine, host: &str, path: &str) -> std::io::Result<u16> {
-    request(engine, host, &format!("POST {path} HTTP/1.0\r\nContent-Length: 0\r\n\r\n")).await
+    request(engine, host, "POST", path).await
 }
 
-async fn request(engine: &Engine, host: &str, text: &str) -> std::io::Result<u16> {
+async fn request(engine: &Engine, host: &str, method: &str, path: &str) -> std::io::Result<u16> {
     let addr = peer_addr(engine, host).ok_or_else(|| std::io::Error::other("unknown host"))?;
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(text.as_bytes()).await?;
-    let mut buf = vec![0u8; 64];
-    let n = s.read(&mut buf).await?;
-    let line = String::from_utf8_lossy(&buf[..n]);
-    Ok(line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0))
+    crate::probe::status(&addr, method, path).await
 }

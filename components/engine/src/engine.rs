@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -27,8 +27,9 @@ pub struct Engine {
     pub image: Mutex<Image>,
     applied: watch::Sender<i64>,
     writer: tokio::sync::Mutex<Option<Client>>,
-    /// Argon2 PHC hashes of SQL users (from the cluster file's [[users]]).
-    pub users: HashMap<String, String>,
+    /// Argon2 PHC hashes of SQL users: the cluster file's [[users]], then the designer's
+    /// changes as they arrive through the change log.
+    pub users: RwLock<HashMap<String, String>>,
     pub data_provider: bool,
     pub data_consumer: bool,
     pub caught_up: AtomicBool,
@@ -41,12 +42,7 @@ impl Engine {
     pub fn new(cluster: Cluster, me: &str) -> Result<Engine> {
         let f = cluster.file();
         let host = cluster.host(me)?;
-        let db = &f.database;
-        let password = match &db.password_file {
-            Some(p) => format!(" password='{}'", std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?.trim().replace('\'', "\\'")),
-            None => String::new(),
-        };
-        let dsn = format!("host={} port={} user={} dbname={} connect_timeout=3 application_name=triad-engine-{me}{password}", host.address, f.ports.db_primary, db.app_user, db.name);
+        let dsn = log::dsn(&cluster, me, "triad-engine")?;
         let users = f.users.iter().map(|u| (u.name.clone(), u.password_hash.clone())).collect();
         Ok(Engine {
             me: me.to_string(),
@@ -54,7 +50,7 @@ impl Engine {
             image: Mutex::new(Image::default()),
             applied: watch::channel(0).0,
             writer: tokio::sync::Mutex::new(None),
-            users,
+            users: RwLock::new(users),
             data_provider: host.data_provider,
             data_consumer: host.data_consumer,
             caught_up: AtomicBool::new(false),
@@ -126,6 +122,13 @@ impl Engine {
                     }
                     Err(errs) => tracing::warn!(pos = e.pos, ?errs, "skipping an invalid published model"),
                 },
+                "user" => {
+                    let mut users = self.users.write().unwrap();
+                    match e.change.get("password_hash").and_then(Value::as_str) {
+                        Some(h) => users.insert(e.cube.clone(), h.to_string()),
+                        None => users.remove(&e.cube),
+                    };
+                }
                 _ => {
                     let (model, cube) = e.cube.split_once('.').unwrap_or((&e.cube, ""));
                     let Some(store) = image.cube_mut(model, cube) else {

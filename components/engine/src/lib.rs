@@ -2,12 +2,14 @@
 //!
 //! `model` (the cube model format), `store` (cells in memory, Arrow batches), `log` (the change
 //! log in the cluster database), `engine` (writes and replication), `sql` (PostgreSQL protocol
-//! on DataFusion), `http` (the HTTP API), `cluster` (registration, fencing, peers).
+//! on DataFusion), `http` (the HTTP API), `cluster` (registration, fencing, peers),
+//! `probe` (status-code HTTP probes).
 
 pub mod cluster;
 pub mod engine;
 pub mod http;
 pub mod log;
 pub mod model;
+pub mod probe;
 pub mod sql;
 pub mod store;

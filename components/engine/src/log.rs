@@ -10,23 +10,31 @@
 
 use anyhow::{Context, Result};
 use serde_json::Value;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Transaction};
 
 pub const DDL: &str = "
 CREATE SCHEMA IF NOT EXISTS triad_engine;
 CREATE TABLE IF NOT EXISTS triad_engine.change_log (
     pos        bigint PRIMARY KEY,
-    kind       text NOT NULL CHECK (kind IN ('cell', 'publish')),
+    kind       text NOT NULL,
     cube       text NOT NULL,
     change     jsonb NOT NULL,
     written_by text NOT NULL,
     at         timestamptz NOT NULL DEFAULT now()
-);";
+);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'change_log_kind_v2') THEN
+    ALTER TABLE triad_engine.change_log DROP CONSTRAINT IF EXISTS change_log_kind_check;
+    ALTER TABLE triad_engine.change_log ADD CONSTRAINT change_log_kind_v2 CHECK (kind IN ('cell', 'publish', 'user'));
+  END IF;
+END $$;";
 
 pub const CHANNEL: &str = "triad_engine_log";
 
-/// One log entry: a cell write to `cube` (`model.cube`), or a model publication (`cube` is
-/// the model's name, `change` the model).
+/// One log entry: a cell write to `cube` (`model.cube`), a model publication (`cube` is
+/// the model's name, `change` the model), or a SQL user's change (`cube` is the user's name,
+/// `change` is `{"password_hash": "$argon2id$..."}` or `{"deleted": true}`; the designer
+/// writes these).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub pos: i64,
@@ -34,6 +42,19 @@ pub struct Entry {
     pub cube: String,
     pub change: Value,
     pub written_by: String,
+}
+
+/// The cluster database as `application` on host `me` sees it: through the host's internal
+/// HAProxy (`db_primary`), as `[database] app_user`.
+pub fn dsn(cluster: &triad_config::Cluster, me: &str, application: &str) -> Result<String> {
+    let f = cluster.file();
+    let host = cluster.host(me)?;
+    let db = &f.database;
+    let password = match &db.password_file {
+        Some(p) => format!(" password='{}'", std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?.trim().replace('\'', "\\'")),
+        None => String::new(),
+    };
+    Ok(format!("host={} port={} user={} dbname={} connect_timeout=3 application_name={application}-{me}{password}", host.address, f.ports.db_primary, db.app_user, db.name))
 }
 
 pub async fn connect(dsn: &str) -> Result<Client> {
@@ -62,10 +83,18 @@ pub async fn migrate(c: &Client) -> Result<()> {
 /// Appends entries `(kind, cube, change)` atomically; returns the position of the last one.
 /// Returns only after the commit: the caller may acknowledge.
 pub async fn append(c: &mut Client, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
+    let tx = c.transaction().await?;
+    let pos = append_in(&tx, entries, host).await?;
+    tx.commit().await?;
+    Ok(pos)
+}
+
+/// Appends within the caller's transaction (the designer records its audit entry in the same
+/// one): nothing is in the log unless the caller commits.
+pub async fn append_in(tx: &Transaction<'_>, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
     let kinds: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
     let cubes: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
     let changes: Vec<String> = entries.iter().map(|e| e.2.to_string()).collect();
-    let tx = c.transaction().await?;
     tx.batch_execute("LOCK TABLE triad_engine.change_log IN EXCLUSIVE MODE").await?;
     let base: i64 = tx.query_one("SELECT COALESCE(max(pos), 0) FROM triad_engine.change_log", &[]).await?.get(0);
     tx.execute(
@@ -76,7 +105,6 @@ pub async fn append(c: &mut Client, entries: &[(String, String, Value)], host: &
     )
     .await?;
     tx.batch_execute(&format!("NOTIFY {CHANNEL}")).await?;
-    tx.commit().await?;
     Ok(base + entries.len() as i64)
 }
 

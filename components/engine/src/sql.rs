@@ -243,7 +243,7 @@ fn pg_float(v: f64) -> String {
     }
 }
 
-/// SQL users: the cluster file's [[users]], passwords checked against their argon2 hashes.
+/// SQL users (the cluster file's, then the designer's), checked against their argon2 hashes.
 #[derive(Debug)]
 pub struct Users {
     pub engine: Arc<Engine>,
@@ -258,7 +258,8 @@ impl AuthSource for Users {
     async fn verify_password(&self, login: &LoginInfo, presented: &[u8]) -> PgWireResult<Option<()>> {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         let user = login.user().unwrap_or_default().to_owned();
-        let ok = self.engine.users.get(&user).and_then(|h| PasswordHash::new(h).ok()).is_some_and(|h| argon2::Argon2::default().verify_password(presented, &h).is_ok());
+        let hash = self.engine.users.read().unwrap().get(&user).cloned();
+        let ok = hash.as_deref().and_then(|h| PasswordHash::new(h).ok()).is_some_and(|h| argon2::Argon2::default().verify_password(presented, &h).is_ok());
         if ok { Ok(None) } else { Err(PgWireError::InvalidPassword(user)) }
     }
 }
