@@ -1,6 +1,9 @@
 //! Active/passive: the designer holding the `designer/active` key (bound to its lease of
 //! `designer_lease_ttl`) serves; the other answers 503 until the key is free, then takes it.
 //!
+//! A designer competes for the key only after two TTLs of running, so a crashed and restarted
+//! designer does not race the one that was standing by.
+//!
 //! The decision is `serving`: pure, tested without I/O. The loop around it renews the lease
 //! every third of the TTL and stops serving once a renewal is older than the TTL minus one
 //! renewal period — before the key can expire at the coordinator and the other designer take
@@ -42,9 +45,15 @@ pub async fn run(dcs: Dcs, me: String, ttl: Duration, status: Arc<Status>) {
     let mut lease: Option<i64> = None;
     let mut leadership: Option<Leadership> = None;
     let mut renewed: Option<Instant> = None;
+    let started = Instant::now();
+    // The passive designer looks at the key every tick, so it takes over soon after the
+    // lease expires; renewals go out every period.
+    let tick = ttl / 10;
     loop {
         let sent = Instant::now();
+        let due = renewed.is_none_or(|r| sent.duration_since(r) + tick >= period);
         match lease {
+            Some(_) if !due => {}
             Some(id) => match dcs.keep_alive_once(id).await {
                 Ok(Some(_)) => renewed = Some(sent),
                 Ok(None) => {
@@ -61,7 +70,11 @@ pub async fn run(dcs: Dcs, me: String, ttl: Duration, status: Arc<Status>) {
                 Err(e) => tracing::warn!(error = %e, "granting the designer lease"),
             },
         }
+        // A designer that just started (typically: restarted after a crash) leaves the key to
+        // the designer that has been standing by for two TTLs, so a crash moves the service
+        // to the other host instead of racing it; at cluster start both wait alike.
         if leadership.is_none()
+            && started.elapsed() >= 2 * ttl
             && let Some(id) = lease
         {
             match dcs.try_acquire(KEY, me.clone(), id).await {
@@ -90,7 +103,7 @@ pub async fn run(dcs: Dcs, me: String, ttl: Duration, status: Arc<Status>) {
             leadership = None;
             lease = None;
         }
-        tokio::time::sleep(period.saturating_sub(sent.elapsed())).await;
+        tokio::time::sleep(tick.saturating_sub(sent.elapsed())).await;
     }
 }
 

@@ -119,14 +119,13 @@ pub fn model(p: &ModelPage) -> String {
         }
         for m in &c.measures {
             body += &format!(
-                "<tr><td>{}</td><td>measure</td><td>{:?}, {:?}</td><td><form class=\"inline\" method=\"post\" action=\"/models/{name}/edit\">{}<input type=\"hidden\" name=\"name\" value=\"{}\"><button>Remove</button></form></td></tr>",
+                "<tr><td>{}</td><td>measure</td><td>{}, {}</td><td><form class=\"inline\" method=\"post\" action=\"/models/{name}/edit\">{}<input type=\"hidden\" name=\"name\" value=\"{}\"><button>Remove</button></form></td></tr>",
                 esc(&m.name),
-                m.kind,
-                m.aggregation,
+                format!("{:?}", m.kind).to_lowercase(),
+                format!("{:?}", m.aggregation).to_lowercase(),
                 hidden("remove_measure", &c.name),
                 esc(&m.name)
-            )
-            .to_lowercase();
+            );
         }
         let de = errs(&format!("dim:{}", c.name));
         let me = errs(&format!("measure:{}", c.name));
