@@ -60,12 +60,17 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
         let mut all_seen = true;
         for m in members.iter().filter(|m| m.key != format!("{MEMBERS}{}", engine.me)) {
             let host = m.key.trim_start_matches(MEMBERS).to_string();
+            if engine.cluster.host(&host).is_err() {
+                // Registered but not in this host's cluster file: a host being replaced or added
+                // while the new description is rolled out. Only peers both sides know count.
+                continue;
+            }
             let seen = last_seen.entry(host.clone()).or_insert_with(Instant::now);
             if ping(&engine, &host).await {
                 *seen = Instant::now();
             } else {
                 all_seen = false;
-                if seen.elapsed() >= peer_timeout && my_revision > m.create_revision {
+                if seen.elapsed() >= peer_timeout && my_revision > m.mod_revision {
                     tracing::error!(peer = %host, "cannot reach engine {host} while both reach the coordinator: this engine is the newer one and leaves");
                     return fence(&engine, &format!("engine {host} is unreachable and this engine is the newer one")).await;
                 }
@@ -80,9 +85,11 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
 async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Result<(i64, i64)> {
     let lease = dcs.grant(ttl).await?;
     let value = serde_json::json!({"host": engine.me, "pid": std::process::id()}).to_string();
-    dcs.put(&format!("{MEMBERS}{}", engine.me), value, Some(lease)).await?;
-    let kv = dcs.get(&format!("{MEMBERS}{}", engine.me)).await?;
-    Ok((lease, kv.map(|k| k.create_revision).unwrap_or(i64::MAX)))
+    // The registration's age is the revision of its last write (its mod revision): an engine
+    // restarted while its old registration had not yet expired overwrites the key and is the
+    // newest, though the key was created long ago.
+    let revision = dcs.put(&format!("{MEMBERS}{}", engine.me), value, Some(lease)).await?;
+    Ok((lease, revision))
 }
 
 /// Leaves the cluster: stop serving, tell the other engines, exit non-zero.

@@ -166,7 +166,9 @@ fn as_leader(o: &Observed, dcs: &DcsView) -> Vec<Action> {
 
 /// One step of synchronous-replication management on the leader.
 fn sync_steps(o: &Observed, dcs: &DcsView) -> Vec<Action> {
-    let streaming: Vec<&str> = o.pg.replicas.iter().map(|(n, _)| n.as_str()).collect();
+    // Only members count: pg_basebackup cloning a new standby (or any other WAL sender) shows
+    // in pg_stat_replication too, and must never become the synchronous standby.
+    let streaming: Vec<&str> = o.pg.replicas.iter().map(|(n, _)| n.as_str()).filter(|n| dcs.members.iter().any(|m| m.name == *n)).collect();
     let recorded_here = dcs.sync_leader.as_deref() == Some(o.me.as_str());
     match o.mode {
         SyncMode::Off => {

@@ -91,9 +91,13 @@ fn the_new_leader_promotes_or_starts_its_database() {
 fn synchronous_standby_is_required_before_recorded_and_unrecorded_before_dropped() {
     let mut d = dcs(Some("a"));
     d.sync_leader = Some("a".into());
+    d.members = ["a", "b"].map(|n| MemberView { name: n.into(), running: true, lsn: 1000 }).to_vec();
     let mut p = pg(DataState::Primary, true);
-    p.replicas = vec![("b".into(), false)];
+    // pg_basebackup cloning a new host streams too: never a synchronous standby candidate.
+    p.replicas = vec![("pg_basebackup".into(), false)];
     let step = |d: &DcsView, p: &PgView, mode| decide(&obs("a", mode, Some(d.clone()), p.clone(), true));
+    assert!(step(&d, &p, SyncMode::On).is_empty(), "{:?}", step(&d, &p, SyncMode::On));
+    p.replicas = vec![("pg_basebackup".into(), false), ("b".into(), false)];
 
     assert_eq!(step(&d, &p, SyncMode::On), [Action::RequireStandby { names: "b".into() }]);
     p.sync_names = "b".into();
