@@ -121,6 +121,14 @@ def wait_for_standby(m, timeout=120):
         retry(lambda _l: http_status(m.name, KEEPER_API, "/replica") == 200, timeout)
 
 
+def wait_sync_standby(p, standbys, timeout=120):
+    """The primary p's keeper has recorded one of `standbys` as its synchronous standby: from
+    then on every acknowledged commit is on that standby, and only it may be promoted."""
+    names = [m.name for m in standbys]
+    with subtest(f"a synchronous standby of {p.name} is recorded (one of {', '.join(names)})"):
+        retry(lambda _l: (http_json(p.name, KEEPER_API, "/cluster") or {}).get("sync_standby") in names, timeout)
+
+
 def wait_engine_serving(m, timeout=90):
     m.wait_for_unit("triad-engine", timeout=timeout)
     retry(lambda _l: engine_serving(m), timeout)
@@ -201,7 +209,8 @@ def cluster_serving(apps=None, timeout=180):
         boot(coord, balancer, client, *apps)
         for m in [coord, *apps]:
             m.wait_for_unit("triad-coordinator", timeout=60)
-        primary(apps, timeout=timeout)
+        p = primary(apps, timeout=timeout)
+        wait_sync_standby(p, [m for m in apps if m is not p], timeout=timeout)
         for m in apps:
             wait_engine_serving(m, timeout=timeout)
         wait_balancer_routes_to(*apps, timeout=60)
