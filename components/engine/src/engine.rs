@@ -84,7 +84,12 @@ impl Engine {
 
     /// Appends to the change log and waits until this engine has applied the entries: after
     /// this returns, the write is durable in the cluster database and visible here.
+    /// Cells of `local_only` cubes (Board's setting) never reach the log: they are applied
+    /// here only, and are gone when this engine restarts.
     pub async fn write(&self, entries: Vec<(String, String, Value)>) -> Result<i64> {
+        if self.write_local(&entries)? {
+            return Ok(self.applied());
+        }
         if !self.data_provider {
             bail!("this host is not a data provider (data_provider = false): writes go through another host");
         }
@@ -107,6 +112,30 @@ impl Engine {
         let mut rx = self.applied.subscribe();
         tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos)).await.context("committed, but not applied here within 30 s")??;
         Ok(pos)
+    }
+
+    /// Applies the entries here if they all write `local_only` cubes; `Ok(false)` if none
+    /// does; an error if a write mixes both (it could not be all-or-nothing).
+    fn write_local(&self, entries: &[(String, String, Value)]) -> Result<bool> {
+        let mut image = self.image.lock().unwrap();
+        let is_local = |cube: &str| {
+            let (m, c) = cube.split_once('.').unwrap_or((cube, ""));
+            image.cube(m, c).is_some_and(|s| s.cube.local_only)
+        };
+        let local = entries.iter().filter(|e| e.0 == "cell" && is_local(&e.1)).count();
+        if local == 0 {
+            return Ok(false);
+        }
+        if local != entries.len() {
+            bail!("one write cannot mix local_only cubes (never replicated) with replicated ones");
+        }
+        for (_, cube, change) in entries {
+            let (m, c) = cube.split_once('.').unwrap_or((cube, ""));
+            if let (Some(store), Some(cell)) = (image.cube_mut(m, c), change.as_object()) {
+                store.apply(cell);
+            }
+        }
+        Ok(true)
     }
 
     /// Applies log entries in order (the replication loop is the only caller).

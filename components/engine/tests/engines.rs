@@ -122,7 +122,8 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
 
     // Publish a model through one engine: both get it at the same log position.
     let model = r#"{"model": {"name": "sales", "cubes": [{"name": "revenue", "dimensions": [{"name": "region"}, {"name": "month"}],
-        "measures": [{"name": "amount", "type": "decimal"}, {"name": "units", "type": "integer"}]}]}, "published_by": "test"}"#;
+        "measures": [{"name": "amount", "type": "decimal"}, {"name": "units", "type": "integer"}]},
+        {"name": "scratch", "local_only": true, "dimensions": [{"name": "k"}], "measures": [{"name": "v", "type": "float"}]}]}, "published_by": "test"}"#;
     assert_eq!(http(&e1, "POST", "/api/models", model).0, 200);
     let bad = r#"{"model": {"name": "bad", "cubes": [{"name": "c", "dimensions": []}]}}"#;
     let (code, body) = http(&e1, "POST", "/api/models", bad);
@@ -166,6 +167,16 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     for e in [&e1, &e2] {
         eventually(20, "all concurrent writes on every engine", || (psql(e, "secret", "SELECT count(*) FROM sales.revenue WHERE region LIKE 'w%'").ok()? == "50").then_some(()));
     }
+    // A local_only cube: written on e1, visible there only, never in the log.
+    psql(&e1, "secret", "INSERT INTO sales.scratch (k, v) VALUES ('only-here', 2.5)").unwrap();
+    assert_eq!(psql(&e1, "secret", "SELECT v FROM sales.scratch").unwrap(), "2.5");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(psql(&e2, "secret", "SELECT count(*) FROM sales.scratch").unwrap(), "0", "a local_only write reached another engine");
+    let err = psql(&e1, "secret", "INSERT INTO sales.scratch (k, v) VALUES ('x', 'not a number')").unwrap_err();
+    assert!(err.contains("not a number"), "{err}");
+    let in_log = as_pg(&["psql", "-X", "-At", "-h", &e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", "SELECT count(*) FROM triad_engine.change_log WHERE cube = 'sales.scratch'"]);
+    assert_eq!(String::from_utf8_lossy(&in_log.stdout).trim(), "0", "a local_only write reached the change log");
+
     let out = as_pg(&["psql", "-X", "-At", "-h", &e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", "SELECT count(*), count(DISTINCT pos), max(pos) - min(pos) + 1 FROM triad_engine.change_log"]);
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let nums: Vec<&str> = line.split('|').collect();
