@@ -1,6 +1,7 @@
 //! Two engines on one cluster database (real PostgreSQL) and one etcd: SQL through psql,
 //! replication between the engines through the change log, passwords, concurrent writers
-//! keeping log order = commit order, and fencing when the coordinator is lost.
+//! keeping log order = commit order, local_only cubes, random queries compared with
+//! PostgreSQL's answers on the same data, and fencing when the coordinator is lost.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -167,6 +168,8 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     for e in [&e1, &e2] {
         eventually(20, "all concurrent writes on every engine", || (psql(e, "secret", "SELECT count(*) FROM sales.revenue WHERE region LIKE 'w%'").ok()? == "50").then_some(()));
     }
+    differential_against_postgres(&e1, &e2, &as_pg);
+
     // A local_only cube: written on e1, visible there only, never in the log.
     psql(&e1, "secret", "INSERT INTO sales.scratch (k, v) VALUES ('only-here', 2.5)").unwrap();
     assert_eq!(psql(&e1, "secret", "SELECT v FROM sales.scratch").unwrap(), "2.5");
@@ -191,4 +194,73 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     }
     let log = fs::read_to_string(d.join("e1.log")).unwrap();
     assert!(log.contains("leaving the engine cluster: it cannot reach the coordinator"), "{log}");
+}
+
+/// The same cells in a cube (through e1's HTTP API) and in a PostgreSQL table; many random
+/// GROUP BY queries through e2 must give PostgreSQL's answers (numbers within 1e-9 relative).
+fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> std::process::Output) {
+    let mut seed: u64 = 0x5eed;
+    let mut rnd = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let model = r#"{"model": {"name": "d", "cubes": [{"name": "diff", "dimensions": [{"name": "a", "members": ["a0", "a1", "a2", "a3", "a4"]}, {"name": "b"}, {"name": "c"}],
+        "measures": [{"name": "x", "type": "decimal"}, {"name": "y", "type": "integer"}]}]}, "published_by": "test"}"#;
+    assert_eq!(http(e1, "POST", "/api/models", model).0, 200);
+    let (mut cells, mut rows) = (vec![], vec![]);
+    for a in 0..5 {
+        for b in 0..7 {
+            for c in 0..10 {
+                if rnd(5) == 0 {
+                    continue;
+                }
+                let (x, y) = (rnd(100_000) as f64 / 100.0 - 300.0, rnd(1000) as i64 - 200);
+                cells.push(format!(r#"{{"a": "a{a}", "b": "b{b}", "c": "c{c}", "x": {x}, "y": {y}}}"#));
+                rows.push(format!("('a{a}', 'b{b}', 'c{c}', {x}, {y})"));
+            }
+        }
+    }
+    let (code, body) = http(e1, "POST", "/api/cubes/d/diff/rows", &format!("[{}]", cells.join(",")));
+    assert_eq!(code, 200, "{body}");
+    let pg = |q: &str| {
+        let out = as_pg(&["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", q]);
+        assert!(out.status.success(), "{q}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    pg(&format!("CREATE TABLE diff_ref (a text, b text, c text, x float8, y bigint); INSERT INTO diff_ref VALUES {}", rows.join(",")));
+    let n = rows.len().to_string();
+    eventually(20, "the cells on e2", || (psql(e2, "secret", "SELECT count(*) FROM d.diff").ok()? == n).then_some(()));
+
+    let dims = ["a", "b", "c"];
+    let aggs = ["sum(x)", "sum(y)", "min(x)", "max(y)", "count(*)", "avg(x)", "count(DISTINCT c)"];
+    for i in 0..150 {
+        let group: Vec<&str> = dims.iter().copied().filter(|_| rnd(2) == 0).collect();
+        let group = if group.is_empty() { vec![dims[rnd(3) as usize]] } else { group };
+        // Distinct aggregates: DataFusion refuses two identical unnamed select items.
+        let mut chosen: Vec<&str> = (0..1 + rnd(3)).map(|_| aggs[rnd(aggs.len() as u64) as usize]).collect();
+        chosen.dedup();
+        chosen.sort();
+        chosen.dedup();
+        let filter = match rnd(4) {
+            0 => format!(" WHERE a = 'a{}'", rnd(5)),
+            1 => format!(" WHERE y > {}", rnd(600) as i64 - 200),
+            2 => format!(" WHERE x < {} AND b <> 'b{}'", rnd(600) as i64 - 300, rnd(7)),
+            _ => String::new(),
+        };
+        let cols = group.join(", ");
+        let select = format!("SELECT {cols}, {} FROM {{t}}{filter} GROUP BY {cols} ORDER BY {cols}", chosen.join(", "));
+        let mine = psql(e2, "secret", &select.replace("{t}", "d.diff")).unwrap_or_else(|e| panic!("query {i}: {select}: {e}"));
+        let theirs = pg(&select.replace("{t}", "diff_ref"));
+        let (ml, tl): (Vec<&str>, Vec<&str>) = (mine.lines().collect(), theirs.lines().collect());
+        assert_eq!(ml.len(), tl.len(), "query {i}: {select}\nengine:\n{mine}\npostgres:\n{theirs}");
+        for (m, t) in ml.iter().zip(&tl) {
+            for (mv, tv) in m.split('|').zip(t.split('|')) {
+                let same = match (mv.parse::<f64>(), tv.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+                    _ => mv == tv,
+                };
+                assert!(same, "query {i}: {select}\nengine row {m:?} != postgres row {t:?}");
+            }
+        }
+    }
 }
