@@ -12,9 +12,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, NoTls};
 use triad_config::Cluster;
 
+use crate::group_commit::Committer;
 use crate::log::{self, Entry};
 use crate::model::Model;
 use crate::store::Image;
@@ -26,7 +27,7 @@ pub struct Engine {
     pub dsn: String,
     pub image: Mutex<Image>,
     applied: watch::Sender<i64>,
-    writer: tokio::sync::Mutex<Option<Client>>,
+    committer: std::sync::OnceLock<Committer>,
     /// Argon2 PHC hashes of SQL users: the cluster file's [[users]], then the designer's
     /// changes as they arrive through the change log.
     pub users: RwLock<HashMap<String, String>>,
@@ -49,7 +50,7 @@ impl Engine {
             dsn,
             image: Mutex::new(Image::default()),
             applied: watch::channel(0).0,
-            writer: tokio::sync::Mutex::new(None),
+            committer: std::sync::OnceLock::new(),
             users: RwLock::new(users),
             data_provider: host.data_provider,
             data_consumer: host.data_consumer,
@@ -96,19 +97,9 @@ impl Engine {
         if self.fenced.load(Ordering::SeqCst) {
             bail!("this engine left the cluster (it lost the coordinator)");
         }
-        let pos = {
-            let mut w = self.writer.lock().await;
-            if w.is_none() {
-                *w = Some(log::connect(&self.dsn).await?);
-            }
-            match log::append(w.as_mut().unwrap(), &entries, &self.me).await {
-                Ok(pos) => pos,
-                Err(e) => {
-                    *w = None; // reconnect next time: the primary may have moved
-                    return Err(e.context("committing to the change log"));
-                }
-            }
-        };
+        let window = self.cluster.file().timings.upload_interval.get();
+        let committer = self.committer.get_or_init(|| Committer::start(self.dsn.clone(), self.me.clone(), window));
+        let pos = committer.commit(entries).await?;
         let mut rx = self.applied.subscribe();
         tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos)).await.context("committed, but not applied here within 30 s")??;
         Ok(pos)

@@ -1,12 +1,13 @@
 //! triad-engine: the in-memory cube engine (docs/engine.md).
 //!
 //! `model` (the cube model format), `store` (cells in memory, Arrow batches), `log` (the change
-//! log in the cluster database), `engine` (writes and replication), `sql` (PostgreSQL protocol
+//! log in the cluster database), `engine` (writes and replication), `group_commit` (writes sharing a transaction), `sql` (PostgreSQL protocol
 //! on DataFusion), `http` (the HTTP API), `cluster` (registration, fencing, peers),
 //! `probe` (status-code HTTP probes).
 
 pub mod cluster;
 pub mod engine;
+pub mod group_commit;
 pub mod http;
 pub mod log;
 pub mod model;
