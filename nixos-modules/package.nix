@@ -1,5 +1,5 @@
-# The Triad workspace: every binary (triad-coordinator, triad-keeper, triadctl, and the engine
-# and designer once they are part of the workspace) in one reproducible build.
+# The Triad workspace: every binary (triad-coordinator, triad-keeper, triad-engine,
+# triad-designer, triadctl) in one reproducible build.
 { lib, rustPlatform, protobuf }:
 rustPlatform.buildRustPackage {
   pname = "triad";
@@ -21,7 +21,7 @@ rustPlatform.buildRustPackage {
   doCheck = false;
 
   meta = {
-    description = "Highly available in-memory BI engine cluster: coordinator, keeper, operator CLI";
+    description = "Highly available in-memory BI engine cluster: coordinator, keeper, engine, designer, operator CLI";
     license = lib.licenses.asl20;
     mainProgram = "triadctl";
     platforms = lib.platforms.linux;
