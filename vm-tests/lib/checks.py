@@ -22,6 +22,7 @@ DOMAIN = "triad.test"
 ENGINE_SQL, ENGINE_HTTP, ENGINE_PEER = 5433, 8080, 7100
 KEEPER_API, POSTGRES, DB_PRIMARY = 8008, 5432, 5000
 COORDINATOR_CLIENT, COORDINATOR_PEER = 2379, 2380
+DESIGNER = 8090
 ANALYST, ANALYST_PASSWORD = "analyst", "scenario-analyst"
 DATABASE = "triad"
 WORKLOAD_DIR = "/tmp/workload"
@@ -127,6 +128,12 @@ def wait_sync_standby(p, standbys, timeout=120):
     names = [m.name for m in standbys]
     with subtest(f"a synchronous standby of {p.name} is recorded (one of {', '.join(names)})"):
         retry(lambda _l: (http_json(p.name, KEEPER_API, "/cluster") or {}).get("sync_standby") in names, timeout)
+
+
+def wait_designer_active(m, timeout=60):
+    """m's designer holds the designer lease and the balancer's designer entry point answers."""
+    with subtest(f"the Design Center is served by {m.name}'s designer"):
+        retry(lambda _l: http_status(m.name, DESIGNER, "/health") == 200 and http_status("balancer", DESIGNER, "/health") == 200, timeout)
 
 
 def wait_engine_serving(m, timeout=90):

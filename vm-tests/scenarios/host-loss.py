@@ -27,6 +27,10 @@ with subtest("the external balancer detects the loss and routes all traffic to h
 with subtest("the engine on host 2 detected the loss of host 1's engine"):
     host2.wait_until_succeeds(f"journalctl -u triad-engine -o cat | grep -i 'engine {host1.name}' | grep -Eiq 'lost|left|gone|expired'", timeout=30)
 
+# Whichever host ran the active designer, host 2's designer serves now (a takeover within
+# designer_lease_ttl when it was host 1's).
+wait_designer_active(host2)
+
 with subtest("host 1 is repaired and rejoins as a standby"):
     host1.start()
     wait_for_standby(host1)

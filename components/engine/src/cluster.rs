@@ -70,7 +70,11 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
                 *seen = Instant::now();
             } else {
                 all_seen = false;
-                if seen.elapsed() >= peer_timeout && my_revision > m.mod_revision {
+                // A failed host's registration outlives it by up to a TTL, and a coordinator
+                // election (the failed host may have run the leader) grants every lease a
+                // fresh TTL: only a peer still registered after twice the TTL is alive and
+                // cut off from us, rather than gone.
+                if seen.elapsed() >= peer_timeout.max(2 * ttl) && my_revision > m.mod_revision {
                     tracing::error!(peer = %host, "cannot reach engine {host} while both reach the coordinator: this engine is the newer one and leaves");
                     return fence(&engine, &format!("engine {host} is unreachable and this engine is the newer one")).await;
                 }
@@ -108,28 +112,62 @@ async fn fence(engine: &Engine, why: &str) -> anyhow::Result<()> {
     std::process::exit(3);
 }
 
+/// Logs other engines joining, leaving and being lost. Survives the loss of the coordinator
+/// member it watches through (that is what a host failure often is): it lists the members
+/// again, reports what changed meanwhile, and watches on from there.
 async fn watch_members(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) {
-    let Ok((_, rev)) = dcs.list(MEMBERS).await else { return };
-    let mut w = dcs.watch_prefix(MEMBERS, rev + 1);
+    let mut known: Option<HashSet<String>> = None;
+    let gone = |host: &str| {
+        if departures.0.lock().unwrap().remove(host) {
+            tracing::warn!("engine {host} left the cluster (it announced its departure)");
+        } else {
+            tracing::warn!("engine {host} lost: its registration expired");
+        }
+    };
     loop {
-        let Ok(events) = w.next().await else { return };
-        for e in events {
-            let host = e.key().trim_start_matches(MEMBERS).to_string();
-            if host == engine.me {
-                continue;
+        let Ok((kvs, rev)) = dcs.list(MEMBERS).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let now: HashSet<String> = kvs.iter().map(|kv| kv.key.trim_start_matches(MEMBERS).to_string()).filter(|h| *h != engine.me).collect();
+        if let Some(before) = &known {
+            for h in before.difference(&now) {
+                gone(h);
             }
-            match e {
-                WatchEvent::Put(kv) if kv.version == 1 => tracing::info!("engine {host} joined"),
-                WatchEvent::Put(_) => {}
-                WatchEvent::Delete { .. } => {
-                    if departures.0.lock().unwrap().remove(&host) {
-                        tracing::warn!("engine {host} left the cluster (it announced its departure)");
-                    } else {
-                        tracing::warn!("engine {host} lost: its registration expired");
+            for h in now.difference(before) {
+                tracing::info!("engine {h} joined");
+            }
+        }
+        let mut members = now;
+        let mut w = dcs.watch_prefix(MEMBERS, rev + 1);
+        loop {
+            let events = match w.next().await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::debug!(error = %e, "watching the engine members: listing again");
+                    break;
+                }
+            };
+            for e in events {
+                let host = e.key().trim_start_matches(MEMBERS).to_string();
+                if host == engine.me {
+                    continue;
+                }
+                match e {
+                    WatchEvent::Put(kv) => {
+                        if members.insert(host.clone()) || kv.version == 1 {
+                            tracing::info!("engine {host} joined");
+                        }
+                    }
+                    WatchEvent::Delete { .. } => {
+                        members.remove(&host);
+                        gone(&host);
                     }
                 }
             }
         }
+        known = Some(members);
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
