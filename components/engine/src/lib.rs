@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod engine;
+pub mod extended;
 pub mod group_commit;
 pub mod http;
 pub mod log;

@@ -21,6 +21,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use futures::stream;
 use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password};
+use pgwire::api::portal::Format;
 use pgwire::api::query::SimpleQueryHandler;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
@@ -34,14 +35,14 @@ pub struct SqlHandler {
     pub engine: Arc<Engine>,
 }
 
-fn user_error(code: &str, message: impl Into<String>, position: Option<usize>) -> PgWireError {
+pub(crate) fn user_error(code: &str, message: impl Into<String>, position: Option<usize>) -> PgWireError {
     let mut info = ErrorInfo::new("ERROR".into(), code.into(), message.into());
     info.position = position.map(|p| p.to_string());
     PgWireError::UserError(Box::new(info))
 }
 
 /// Character offset (1-based, as PostgreSQL reports it) of sqlparser's "Line: L, Column: C".
-fn position_of(message: &str, sql: &str) -> Option<usize> {
+pub(crate) fn position_of(message: &str, sql: &str) -> Option<usize> {
     let line: usize = message.split("Line: ").nth(1)?.split(',').next()?.trim().parse().ok()?;
     let col: usize = message.split("Column: ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
     let before: usize = sql.split('\n').take(line - 1).map(|l| l.chars().count() + 1).sum();
@@ -55,30 +56,35 @@ impl SimpleQueryHandler for SqlHandler {
         C: ClientInfo + ClientPortalStore + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
     {
-        if !self.engine.serving() {
-            return Err(user_error("57P03", format!("the engine on {} is not serving (starting, catching up or leaving the cluster)", self.engine.me), None));
-        }
+        self.check_serving()?;
         let statements = Parser::parse_sql(&PostgreSqlDialect {}, query).map_err(|e| {
             let msg = e.to_string();
             user_error("42601", format!("syntax error: {msg}"), position_of(&msg, query))
         })?;
         let mut out = vec![];
         for stmt in statements {
-            out.push(self.statement(stmt).await?);
+            out.push(self.statement(stmt, &Format::UnifiedText).await?);
         }
         Ok(out)
     }
 }
 
 impl SqlHandler {
-    async fn statement(&self, stmt: Statement) -> PgWireResult<Response> {
+    pub(crate) fn check_serving(&self) -> PgWireResult<()> {
+        if !self.engine.serving() {
+            return Err(user_error("57P03", format!("the engine on {} is not serving (starting, catching up or leaving the cluster)", self.engine.me), None));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn statement(&self, stmt: Statement, format: &Format) -> PgWireResult<Response> {
         match stmt {
             Statement::Insert(insert) => self.insert(insert).await,
             Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
             Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
             Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
             Statement::Set(_) => Ok(Response::Execution(Tag::new("SET"))),
-            Statement::Query(_) => self.select(&stmt.to_string()).await,
+            Statement::Query(_) => self.select(&stmt.to_string(), format).await,
             Statement::Update { .. } | Statement::Delete(_) => Err(user_error(
                 "0A000",
                 "cells are written with INSERT (it sets the cell addressed by every dimension; unnamed measures keep their value); UPDATE and DELETE are not supported",
@@ -113,20 +119,20 @@ impl SqlHandler {
         Ok(Response::Execution(Tag::new("INSERT").with_oid(0).with_rows(n)))
     }
 
-    async fn select(&self, sql: &str) -> PgWireResult<Response> {
+    async fn select(&self, sql: &str, format: &Format) -> PgWireResult<Response> {
         let batches = run_query(&self.engine, sql).await?;
         let batches: Vec<RecordBatch> = batches.into_iter().map(normalise).collect::<Result<_, _>>().map_err(|e| user_error("XX000", e.to_string(), None))?;
         let schema = match batches.first() {
             Some(b) => b.schema(),
             None => return Ok(Response::Query(QueryResponse::new(Arc::new(vec![]), stream::iter(vec![])))),
         };
-        let fields: Arc<Vec<FieldInfo>> = Arc::new(schema.fields().iter().map(|f| FieldInfo::new(f.name().clone(), None, None, pg_type(f.data_type()), FieldFormat::Text)).collect());
+        let fields: Arc<Vec<FieldInfo>> = Arc::new(schema.fields().iter().enumerate().map(|(i, f)| FieldInfo::new(f.name().clone(), None, None, pg_type(f.data_type()), format.format_for(i))).collect());
         let mut rows = vec![];
         for b in &batches {
             for r in 0..b.num_rows() {
                 let mut enc = DataRowEncoder::new(fields.clone());
-                for col in b.columns() {
-                    encode(&mut enc, col.as_ref(), r)?;
+                for (i, col) in b.columns().iter().enumerate() {
+                    encode(&mut enc, col.as_ref(), r, format.format_for(i))?;
                 }
                 rows.push(Ok(enc.take_row()));
             }
@@ -137,6 +143,14 @@ impl SqlHandler {
 
 /// Runs a query on DataFusion over the current image, within the per-query memory budget.
 pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<Vec<RecordBatch>> {
+    let ctx = context(engine)?;
+    let df = ctx.sql(sql).await.map_err(|e| df_error(e, sql))?;
+    df.collect().await.map_err(|e| df_error(e, sql))
+}
+
+/// A DataFusion session over the current image (every cube as `model.cube`), within the
+/// per-query memory budget.
+pub(crate) fn context(engine: &Engine) -> PgWireResult<SessionContext> {
     let budget = engine.cluster.file().engine.query_memory_budget.get() as usize;
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(budget, 1.0).build_arc().map_err(|e| user_error("XX000", e.to_string(), None))?;
     let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
@@ -149,11 +163,10 @@ pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<Vec<RecordBat
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| user_error("XX000", e.to_string(), None))?;
         ctx.register_table(format!("{model}.{cube}").as_str(), Arc::new(table)).map_err(|e| user_error("XX000", e.to_string(), None))?;
     }
-    let df = ctx.sql(sql).await.map_err(|e| df_error(e, sql))?;
-    df.collect().await.map_err(|e| df_error(e, sql))
+    Ok(ctx)
 }
 
-fn df_error(e: datafusion::error::DataFusionError, sql: &str) -> PgWireError {
+pub(crate) fn df_error(e: datafusion::error::DataFusionError, sql: &str) -> PgWireError {
     let msg = e.to_string();
     let code = if msg.contains("not found") || msg.contains("doesn't exist") || msg.contains("No field named") {
         "42P01"
@@ -190,23 +203,28 @@ fn literal(text: &str) -> Result<Value, String> {
 }
 
 /// Columns as the wire encodes them: int8, float8, text, bool; anything else as text.
-fn normalise(b: RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+pub(crate) fn normalise(b: RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let mut fields = vec![];
     let mut cols = vec![];
     for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-        let to = match f.data_type() {
-            DataType::Int64 | DataType::Float64 | DataType::Utf8 | DataType::Boolean => f.data_type().clone(),
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => DataType::Int64,
-            DataType::Float16 | DataType::Float32 => DataType::Float64,
-            _ => DataType::Utf8,
-        };
+        let to = wire_type(f.data_type());
         cols.push(if &to == f.data_type() { c.clone() } else { cast(c, &to)? });
         fields.push(datafusion::arrow::datatypes::Field::new(f.name(), to, true));
     }
     RecordBatch::try_new(Arc::new(datafusion::arrow::datatypes::Schema::new(fields)), cols)
 }
 
-fn pg_type(t: &DataType) -> Type {
+/// The Arrow type a column is sent as: int8, float8, text, bool.
+pub(crate) fn wire_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Int64 | DataType::Float64 | DataType::Utf8 | DataType::Boolean => t.clone(),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+        DataType::Float16 | DataType::Float32 => DataType::Float64,
+        _ => DataType::Utf8,
+    }
+}
+
+pub(crate) fn pg_type(t: &DataType) -> Type {
     match t {
         DataType::Int64 => Type::INT8,
         DataType::Float64 => Type::FLOAT8,
@@ -215,12 +233,16 @@ fn pg_type(t: &DataType) -> Type {
     }
 }
 
-fn encode(enc: &mut DataRowEncoder, col: &dyn Array, r: usize) -> PgWireResult<()> {
+fn encode(enc: &mut DataRowEncoder, col: &dyn Array, r: usize, format: FieldFormat) -> PgWireResult<()> {
     let any = col.as_any();
     if let Some(a) = any.downcast_ref::<Int64Array>() {
         enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
     } else if let Some(a) = any.downcast_ref::<Float64Array>() {
-        enc.encode_field(&(!a.is_null(r)).then(|| pg_float(a.value(r))))
+        if format == FieldFormat::Binary {
+            enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
+        } else {
+            enc.encode_field(&(!a.is_null(r)).then(|| pg_float(a.value(r))))
+        }
     } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
         enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
     } else if let Some(a) = any.downcast_ref::<StringArray>() {
@@ -277,6 +299,10 @@ pub struct Handlers {
 
 impl PgWireServerHandlers for Handlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.sql.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
         self.sql.clone()
     }
 

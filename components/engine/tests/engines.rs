@@ -168,6 +168,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     for e in [&e1, &e2] {
         eventually(20, "all concurrent writes on every engine", || (psql(e, "secret", "SELECT count(*) FROM sales.revenue WHERE region LIKE 'w%'").ok()? == "50").then_some(()));
     }
+    prepared_statements(&e2);
     differential_against_postgres(&e1, &e2, &as_pg);
 
     // A local_only cube: written on e1, visible there only, never in the log.
@@ -263,4 +264,23 @@ fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> 
             }
         }
     }
+}
+
+/// The extended protocol, as tokio-postgres speaks it (binary results, typed parameters).
+fn prepared_statements(e: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&format!("host={e} port=5433 user=analyst password=secret dbname=triad"), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let insert = client.prepare("INSERT INTO sales.revenue (region, month, amount, units) VALUES ($1, $2, $3, $4)").await.unwrap();
+        assert_eq!(client.execute(&insert, &[&"east", &"2026-03", &2.25f64, &4i64]).await.unwrap(), 1);
+        let q = client.prepare("SELECT region, sum(amount) AS amount, sum(units) AS units FROM sales.revenue WHERE region = $1 GROUP BY region").await.unwrap();
+        let rows = client.query(&q, &[&"east"]).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].get::<_, String>(0), rows[0].get::<_, f64>(1), rows[0].get::<_, i64>(2)), ("east".to_string(), 2.25, 4));
+        let err = client.query("SELECT region FROM sales.revenue WHERE amount > )", &[]).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("42601"), "{err}");
+        let err = client.execute(&insert, &[&"east", &"2026-03", &f64::NAN, &1.5f64]).await;
+        assert!(err.is_err(), "a float for an integer measure is refused by the client's types");
+    });
 }
