@@ -40,6 +40,7 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     engine.registered.store(true, Ordering::SeqCst);
     tracing::info!(lease, revision = my_revision, "registered in the coordinator");
     tokio::spawn(watch_members(engine.clone(), dcs.clone(), departures));
+    tokio::spawn(crate::snapshot::run(engine.clone(), dcs.clone(), lease));
 
     let mut renewed = Instant::now();
     let mut last_seen: HashMap<String, Instant> = HashMap::new();

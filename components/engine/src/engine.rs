@@ -172,6 +172,25 @@ impl Engine {
         self.applied.send_replace(last.pos);
     }
 
+    /// A starting engine begins from the newest snapshot, then applies the log after it.
+    async fn load_snapshot(&self, client: &tokio_postgres::Client) -> Result<()> {
+        let Some(snapshot) = crate::snapshot::load_latest(client).await? else { return Ok(()) };
+        let pos = snapshot.pos;
+        let (image, users) = snapshot.restore();
+        let cells: usize = image.cubes.values().map(|c| c.len()).sum();
+        {
+            let mut mine = self.image.lock().unwrap();
+            if mine.applied != 0 {
+                return Ok(()); // the log was applied meanwhile
+            }
+            *mine = image;
+        }
+        *self.users.write().unwrap() = users;
+        self.applied.send_replace(pos);
+        tracing::info!(pos, cells, "loaded the snapshot; applying the log after it");
+        Ok(())
+    }
+
     /// Every cube as an Arrow batch, for a query.
     pub fn tables(&self) -> Result<Vec<(String, String, RecordBatch)>> {
         let mut image = self.image.lock().unwrap();
@@ -209,6 +228,9 @@ impl Engine {
             let _ = closed_tx.send(());
         });
         log::migrate(&client).await?;
+        if self.applied() == 0 && self.data_consumer {
+            self.load_snapshot(&client).await?;
+        }
         client.batch_execute(&format!("LISTEN {}", log::CHANNEL)).await?;
         loop {
             let batch = log::tail(&client, self.applied(), 20_000).await?;

@@ -13,5 +13,6 @@ pub mod http;
 pub mod log;
 pub mod model;
 pub mod probe;
+pub mod snapshot;
 pub mod sql;
 pub mod store;

@@ -68,7 +68,7 @@ pub async fn connect(dsn: &str) -> Result<Client> {
 /// Creates the log table (idempotent; concurrent engines may race, the loser retries).
 pub async fn migrate(c: &Client) -> Result<()> {
     for attempt in 0..5 {
-        match c.batch_execute(DDL).await {
+        match c.batch_execute(&format!("{DDL}{}", crate::snapshot::DDL)).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 4 => {
                 tracing::debug!(error = %e, "creating the change log: retrying");

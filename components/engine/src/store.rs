@@ -105,6 +105,17 @@ impl CubeStore {
         self.batch = None;
     }
 
+    /// Every cell (dimension members, measures), for a snapshot.
+    pub fn cells(&self) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
+        self.cells.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Replaces every cell (loading a snapshot).
+    pub fn set_cells(&mut self, cells: Vec<(Vec<String>, Vec<Option<f64>>)>) {
+        self.cells = cells.into_iter().collect();
+        self.batch = None;
+    }
+
     /// The cube as one Arrow batch (rebuilt only after changes).
     pub fn batch(&mut self) -> Result<RecordBatch> {
         if let Some(b) = &self.batch {

@@ -99,7 +99,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
         format!(
             "[cluster]\nname = \"et\"\n\n[[hosts]]\nname = \"e1\"\nfqdn = \"e1.test\"\naddress = \"{e1}\"\nroles = [\"app\"]\n\n[[hosts]]\nname = \"e2\"\nfqdn = \"e2.test\"\naddress = \"{e2}\"\nroles = [\"app\"]\n\n\
              [[hosts]]\nname = \"lb\"\nfqdn = \"lb.test\"\naddress = \"{}\"\nroles = [\"balancer\"]\n\n[coordinator]\nexternal_endpoints = [\"{}\"]\n\n\
-             [timings]\nengine_lease_ttl = \"4s\"\nengine_heartbeat_interval = \"1s\"\nengine_peer_timeout = \"3s\"\n\n[[users]]\nname = \"analyst\"\npassword_hash = \"{}\"\nrole = \"modeler\"\n",
+             [timings]\nsnapshot_interval = \"1s\"\nengine_lease_ttl = \"4s\"\nengine_heartbeat_interval = \"1s\"\nengine_peer_timeout = \"3s\"\n\n[[users]]\nname = \"analyst\"\npassword_hash = \"{}\"\nrole = \"modeler\"\n",
             ip(30),
             etcd[0].endpoint(),
             hash("secret")
@@ -186,6 +186,26 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     let nums: Vec<&str> = line.split('|').collect();
     assert_eq!(nums.len(), 3, "{line} {}", String::from_utf8_lossy(&out.stderr));
     assert!(nums[0] == nums[1] && nums[1] == nums[2], "log positions dense and distinct: {line}");
+
+    // Snapshots: one engine writes them; a restarted engine loads the newest and applies only
+    // the log after it, and ends with the same image.
+    let last_pos = String::from_utf8_lossy(&as_pg(&["psql", "-X", "-At", "-h", &e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", "SELECT max(pos) FROM triad_engine.change_log"]).stdout).trim().to_string();
+    eventually(20, "a snapshot of the whole log", || {
+        let out = as_pg(&["psql", "-X", "-At", "-h", &e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", "SELECT max(pos) FROM triad_engine.snapshots"]);
+        (String::from_utf8_lossy(&out.stdout).trim() == last_pos).then_some(())
+    });
+    let _ = procs.0[1].kill();
+    let _ = procs.0[1].wait();
+    psql(&e1, "secret", "INSERT INTO sales.revenue (region, month, units) VALUES ('after-snapshot', 'm', 1)").unwrap();
+    let log = fs::OpenOptions::new().append(true).open(d.join("e2.log")).unwrap();
+    procs.0[1] = Command::new(env!("CARGO_BIN_EXE_triad-engine")).args(["--config", config.to_str().unwrap(), "--host", "e2"]).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    eventually(60, "the restarted e2 serving", || (http(&e2, "GET", "/health", "").0 == 200).then_some(()));
+    let e2_log = fs::read_to_string(d.join("e2.log")).unwrap();
+    assert!(e2_log.contains("loaded the snapshot"), "{e2_log}");
+    let checksum = "SELECT count(*), round(sum(amount), 6), sum(units) FROM sales.revenue";
+    assert_eq!(psql(&e2, "secret", checksum).unwrap(), psql(&e1, "secret", checksum).unwrap(), "the restarted engine's image");
+    let checksum = "SELECT count(*), round(sum(x), 6), sum(y) FROM d.diff";
+    assert_eq!(psql(&e2, "secret", checksum).unwrap(), psql(&e1, "secret", checksum).unwrap());
 
     // The coordinator is lost: both engines leave (exit non-zero) within their lease.
     etcd[0].kill();
