@@ -28,6 +28,8 @@ pub struct Engine {
     pub image: Mutex<Image>,
     applied: watch::Sender<i64>,
     committer: std::sync::OnceLock<Committer>,
+    /// `[engine] max_concurrent_queries` permits.
+    pub query_slots: tokio::sync::Semaphore,
     /// Argon2 PHC hashes of SQL users: the cluster file's [[users]], then the designer's
     /// changes as they arrive through the change log.
     pub users: RwLock<HashMap<String, String>>,
@@ -51,6 +53,7 @@ impl Engine {
             image: Mutex::new(Image::default()),
             applied: watch::channel(0).0,
             committer: std::sync::OnceLock::new(),
+            query_slots: tokio::sync::Semaphore::new(f.engine.max_concurrent_queries.max(1) as usize),
             users: RwLock::new(users),
             data_provider: host.data_provider,
             data_consumer: host.data_consumer,
@@ -91,6 +94,7 @@ impl Engine {
         if self.write_local(&entries)? {
             return Ok(self.applied());
         }
+        self.fits(&entries)?;
         if !self.data_provider {
             bail!("this host is not a data provider (data_provider = false): writes go through another host");
         }
@@ -103,6 +107,16 @@ impl Engine {
         let mut rx = self.applied.subscribe();
         tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos)).await.context("committed, but not applied here within 30 s")??;
         Ok(pos)
+    }
+
+    /// Refuses a write that would take the image past `[engine] process_memory_budget` (cells
+    /// already present count again: an upper bound). The log cannot refuse what others wrote,
+    /// so the check is at the door, before the commit.
+    fn fits(&self, entries: &[(String, String, Value)]) -> Result<()> {
+        let budget = self.cluster.file().engine.process_memory_budget.get() as usize;
+        let held = self.image.lock().unwrap().approx_bytes();
+        let adding: usize = entries.iter().map(|(_, _, c)| 2 * (c.to_string().len() + 64)).sum();
+        memory_check(held, adding, budget).map_err(|e| anyhow!(e))
     }
 
     /// Applies the entries here if they all write `local_only` cubes; `Ok(false)` if none
@@ -247,5 +261,29 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// Whether `adding` more bytes fit next to `held` within `budget`; the refusal says how much.
+pub fn memory_check(held: usize, adding: usize, budget: usize) -> Result<(), String> {
+    if held + adding <= budget {
+        return Ok(());
+    }
+    let mib = |b: usize| b / (1 << 20);
+    Err(format!(
+        "the engine's memory budget would be exceeded: it holds about {} MiB of cubes, this write needs about {} MiB more, process_memory_budget is {} MiB; nothing was written",
+        mib(held),
+        mib(adding).max(1),
+        mib(budget)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn writes_past_the_memory_budget_are_refused_with_the_numbers() {
+        assert!(super::memory_check(10 << 20, 1 << 20, 64 << 20).is_ok());
+        let e = super::memory_check(63 << 20, 2 << 20, 64 << 20).unwrap_err();
+        assert!(e.contains("holds about 63 MiB") && e.contains("2 MiB more") && e.contains("is 64 MiB"), "{e}");
     }
 }

@@ -143,6 +143,8 @@ impl SqlHandler {
 
 /// Runs a query on DataFusion over the current image, within the per-query memory budget.
 pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<Vec<RecordBatch>> {
+    // At most `max_concurrent_queries` at once; the others wait their turn.
+    let _permit = engine.query_slots.acquire().await.map_err(|e| user_error("XX000", e.to_string(), None))?;
     let ctx = context(engine)?;
     let df = ctx.sql(sql).await.map_err(|e| df_error(e, sql))?;
     df.collect().await.map_err(|e| df_error(e, sql))
@@ -151,7 +153,10 @@ pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<Vec<RecordBat
 /// A DataFusion session over the current image (every cube as `model.cube`), within the
 /// per-query memory budget.
 pub(crate) fn context(engine: &Engine) -> PgWireResult<SessionContext> {
-    let budget = engine.cluster.file().engine.query_memory_budget.get() as usize;
+    // A query gets its own budget, but never more than what the cubes leave of the process's.
+    let e = &engine.cluster.file().engine;
+    let left = (e.process_memory_budget.get() as usize).saturating_sub(engine.image.lock().unwrap().approx_bytes());
+    let budget = (e.query_memory_budget.get() as usize).min(left).max(16 << 20);
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(budget, 1.0).build_arc().map_err(|e| user_error("XX000", e.to_string(), None))?;
     let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
     let catalog = ctx.catalog("datafusion").expect("default catalog");

@@ -20,15 +20,27 @@ pub struct CubeStore {
     pub cube: Cube,
     cells: HashMap<Vec<String>, Vec<Option<f64>>>,
     batch: Option<RecordBatch>,
+    /// Approximate memory the cells hold (keys, measures, hash map overhead).
+    bytes: usize,
+}
+
+/// Approximate bytes one cell holds: its member strings, its measures and the map's overhead.
+pub fn cell_bytes(members: &[String], measures: usize) -> usize {
+    members.iter().map(|m| m.len() + 24).sum::<usize>() + measures * 16 + 64
 }
 
 impl CubeStore {
     pub fn new(cube: Cube) -> CubeStore {
-        CubeStore { cube, cells: HashMap::new(), batch: None }
+        CubeStore { cube, cells: HashMap::new(), batch: None, bytes: 0 }
     }
 
     pub fn len(&self) -> usize {
         self.cells.len()
+    }
+
+    /// Approximate memory of the cells (the Arrow batch built for queries comes on top).
+    pub fn approx_bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,6 +108,9 @@ impl CubeStore {
     pub fn apply(&mut self, cell: &Map<String, Value>) {
         let key: Vec<String> = self.cube.dimensions.iter().map(|d| cell.get(&d.name).and_then(Value::as_str).unwrap_or_default().to_string()).collect();
         let n = self.cube.measures.len();
+        if !self.cells.contains_key(&key) {
+            self.bytes += cell_bytes(&key, n);
+        }
         let slot = self.cells.entry(key).or_insert_with(|| vec![None; n]);
         for (i, m) in self.cube.measures.iter().enumerate() {
             if let Some(v) = cell.get(&m.name) {
@@ -112,6 +127,8 @@ impl CubeStore {
 
     /// Replaces every cell (loading a snapshot).
     pub fn set_cells(&mut self, cells: Vec<(Vec<String>, Vec<Option<f64>>)>) {
+        let n = self.cube.measures.len();
+        self.bytes = cells.iter().map(|(k, _)| cell_bytes(k, n)).sum();
         self.cells = cells.into_iter().collect();
         self.batch = None;
     }
@@ -171,6 +188,12 @@ impl Image {
             self.cubes.insert(key, store);
         }
         self.models.insert(name, model);
+    }
+
+    /// Approximate memory of every cube: cells, and as much again for the Arrow batches
+    /// queries read.
+    pub fn approx_bytes(&self) -> usize {
+        self.cubes.values().map(|c| c.approx_bytes() * 2).sum()
     }
 
     pub fn cube_mut(&mut self, model: &str, cube: &str) -> Option<&mut CubeStore> {
