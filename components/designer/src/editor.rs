@@ -96,7 +96,7 @@ pub fn apply(model: &Model, edit: &Edit) -> Result<Model, Vec<FieldError>> {
             if !errors.is_empty() {
                 return Err(errors);
             }
-            c.dimensions.push(Dimension { name: name.clone(), members: (!list.is_empty()).then_some(list) });
+            c.dimensions.push(Dimension { name: name.clone(), members: (!list.is_empty()).then_some(list), levels: vec![] });
         }
         Edit::RemoveDimension { cube, name } => {
             let c = cube_mut(&mut m, cube)?;

@@ -39,6 +39,8 @@ pub struct Engine {
     pub registered: AtomicBool,
     pub fenced: AtomicBool,
     pub peers_seen: AtomicBool,
+    /// The SQL catalog (cubes, pg_catalog, information_schema) and parser.
+    pub sessions: crate::catalog::Sessions,
 }
 
 impl Engine {
@@ -61,6 +63,7 @@ impl Engine {
             registered: AtomicBool::new(false),
             fenced: AtomicBool::new(false),
             peers_seen: AtomicBool::new(false),
+            sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
             cluster,
         })
     }

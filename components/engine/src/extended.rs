@@ -9,8 +9,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::{Expr, Statement, Value as SqlValue, visit_expressions_mut};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::ExtendedQueryHandler;
 use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, Response};
@@ -20,13 +18,11 @@ use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
-use crate::sql::{SqlHandler, context, df_error, pg_type, position_of, user_error, wire_type};
+use crate::catalog::Sessions;
+use crate::sql::{SqlHandler, context, df_error, parse, pg_type, user_error, wire_type};
 
-fn parse_one(sql: &str) -> PgWireResult<Statement> {
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
-        let msg = e.to_string();
-        user_error("42601", format!("syntax error: {msg}"), position_of(&msg, sql))
-    })?;
+fn parse_one(sessions: &Sessions, sql: &str) -> PgWireResult<Statement> {
+    let mut statements = parse(sessions, sql)?;
     match statements.len() {
         1 => Ok(statements.remove(0)),
         n => Err(user_error("42601", format!("a prepared statement holds exactly one SQL statement, not {n}"), None)),
@@ -78,7 +74,8 @@ fn bind(stmt: &mut Statement, values: &[SqlValue]) -> PgWireResult<()> {
 impl SqlHandler {
     /// Parameter types and result columns of a statement, without running it.
     async fn describe(&self, sql: &str, declared: &[Option<Type>], format: &Format) -> PgWireResult<(Vec<Type>, Vec<FieldInfo>)> {
-        let stmt = parse_one(sql)?;
+        let mut stmt = parse_one(&self.engine.sessions, sql)?;
+        crate::colnames::alias_unnamed(&mut stmt);
         if let Statement::Insert(insert) = &stmt {
             return Ok((self.insert_parameter_types(insert, declared), vec![]));
         }
@@ -86,6 +83,7 @@ impl SqlHandler {
             return Ok((declared.iter().map(|t| t.clone().unwrap_or(Type::TEXT)).collect(), vec![]));
         }
         let ctx = context(&self.engine)?;
+        let sql = &stmt.to_string(); // as rewritten for DataFusion
         let plan = ctx.state().create_logical_plan(sql).await.map_err(|e| df_error(e, sql))?;
         let inferred = plan.get_parameter_types().map_err(|e| df_error(e, sql))?;
         let count = inferred.len().max(declared.len());
@@ -95,7 +93,7 @@ impl SqlHandler {
                 None => inferred.get(&format!("${}", i + 1)).cloned().flatten().map(|t| pg_type(&wire_type(&t))).unwrap_or(Type::TEXT),
             })
             .collect();
-        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(f.name().clone(), None, None, pg_type(&wire_type(f.data_type())), format.format_for(i))).collect();
+        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(&wire_type(f.data_type())), format.format_for(i))).collect();
         Ok((params, fields))
     }
 }
@@ -153,7 +151,7 @@ impl ExtendedQueryHandler for SqlHandler {
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         self.check_serving()?;
-        let mut stmt = parse_one(&portal.statement.statement)?;
+        let mut stmt = parse_one(&self.engine.sessions, &portal.statement.statement)?;
         // The types the client was told in the statement's description (it encoded by them).
         let types = if portal.parameter_len() == 0 {
             vec![]
@@ -194,6 +192,8 @@ mod tests {
 
     #[test]
     fn placeholders_are_bound_in_the_syntax_tree() {
+        let sessions = Sessions::new().unwrap();
+        let parse_one = |sql| parse_one(&sessions, sql);
         let mut s = parse_one("SELECT region, sum(amount) FROM sales.revenue WHERE region = $1 AND units > $2 GROUP BY region").unwrap();
         bind(&mut s, &[SqlValue::SingleQuotedString("it's '$2'".into()), SqlValue::Number("3".into(), false)]).unwrap();
         assert_eq!(s.to_string(), "SELECT region, sum(amount) FROM sales.revenue WHERE region = 'it''s ''$2''' AND units > 3 GROUP BY region");

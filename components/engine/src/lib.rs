@@ -1,11 +1,16 @@
 //! triad-engine: the in-memory cube engine (docs/engine.md).
 //!
 //! `model` (the cube model format), `store` (cells in memory, Arrow batches), `log` (the change
-//! log in the cluster database), `engine` (writes and replication), `group_commit` (writes sharing a transaction), `sql` (PostgreSQL protocol
-//! on DataFusion), `http` (the HTTP API), `cluster` (registration, fencing, peers),
-//! `probe` (status-code HTTP probes).
+//! log in the cluster database), `engine` (writes and replication), `group_commit` (writes
+//! sharing a transaction), `snapshot` (images in the cluster database), `sql` (the PostgreSQL
+//! protocol on DataFusion), `extended` (its extended protocol), `catalog` (the SQL session:
+//! cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's result column names),
+//! `http` (the HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP
+//! probes).
 
+pub mod catalog;
 pub mod cluster;
+pub mod colnames;
 pub mod engine;
 pub mod extended;
 pub mod group_commit;

@@ -9,15 +9,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, BooleanArray, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::MemorySchemaProvider;
-use datafusion::datasource::MemTable;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use futures::stream;
 use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password};
@@ -29,6 +24,8 @@ use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use serde_json::{Map, Value};
 
+use crate::catalog::Sessions;
+use crate::colnames::output_name;
 use crate::engine::Engine;
 
 pub struct SqlHandler {
@@ -39,6 +36,14 @@ pub(crate) fn user_error(code: &str, message: impl Into<String>, position: Optio
     let mut info = ErrorInfo::new("ERROR".into(), code.into(), message.into());
     info.position = position.map(|p| p.to_string());
     PgWireError::UserError(Box::new(info))
+}
+
+/// Parses SQL as PostgreSQL clients send it; a syntax error carries its position.
+pub(crate) fn parse(sessions: &Sessions, sql: &str) -> PgWireResult<Vec<Statement>> {
+    sessions.parse(sql).map_err(|e| {
+        let msg = e.to_string();
+        user_error("42601", format!("syntax error: {msg}"), position_of(&msg, sql))
+    })
 }
 
 /// Character offset (1-based, as PostgreSQL reports it) of sqlparser's "Line: L, Column: C".
@@ -57,10 +62,7 @@ impl SimpleQueryHandler for SqlHandler {
         C::PortalStore: PortalStore,
     {
         self.check_serving()?;
-        let statements = Parser::parse_sql(&PostgreSqlDialect {}, query).map_err(|e| {
-            let msg = e.to_string();
-            user_error("42601", format!("syntax error: {msg}"), position_of(&msg, query))
-        })?;
+        let statements = parse(&self.engine.sessions, query)?;
         let mut out = vec![];
         for stmt in statements {
             out.push(self.statement(stmt, &Format::UnifiedText).await?);
@@ -77,7 +79,8 @@ impl SqlHandler {
         Ok(())
     }
 
-    pub(crate) async fn statement(&self, stmt: Statement, format: &Format) -> PgWireResult<Response> {
+    pub(crate) async fn statement(&self, mut stmt: Statement, format: &Format) -> PgWireResult<Response> {
+        crate::colnames::alias_unnamed(&mut stmt);
         match stmt {
             Statement::Insert(insert) => self.insert(insert).await,
             Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
@@ -120,13 +123,11 @@ impl SqlHandler {
     }
 
     async fn select(&self, sql: &str, format: &Format) -> PgWireResult<Response> {
-        let batches = run_query(&self.engine, sql).await?;
+        let (schema, batches) = run_query(&self.engine, sql).await?;
         let batches: Vec<RecordBatch> = batches.into_iter().map(normalise).collect::<Result<_, _>>().map_err(|e| user_error("XX000", e.to_string(), None))?;
-        let schema = match batches.first() {
-            Some(b) => b.schema(),
-            None => return Ok(Response::Query(QueryResponse::new(Arc::new(vec![]), stream::iter(vec![])))),
-        };
-        let fields: Arc<Vec<FieldInfo>> = Arc::new(schema.fields().iter().enumerate().map(|(i, f)| FieldInfo::new(f.name().clone(), None, None, pg_type(f.data_type()), format.format_for(i))).collect());
+        // The planned schema: an empty result still describes its columns.
+        let schema = wire_schema(&schema);
+        let fields: Arc<Vec<FieldInfo>> = Arc::new(schema.fields().iter().enumerate().map(|(i, f)| FieldInfo::new(output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect());
         let mut rows = vec![];
         for b in &batches {
             for r in 0..b.num_rows() {
@@ -141,34 +142,26 @@ impl SqlHandler {
     }
 }
 
-/// Runs a query on DataFusion over the current image, within the per-query memory budget.
-pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<Vec<RecordBatch>> {
+/// Runs a query on DataFusion over the current image, within the per-query memory budget:
+/// the result's schema and its rows.
+pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<(SchemaRef, Vec<RecordBatch>)> {
     // At most `max_concurrent_queries` at once; the others wait their turn.
     let _permit = engine.query_slots.acquire().await.map_err(|e| user_error("XX000", e.to_string(), None))?;
     let ctx = context(engine)?;
     let df = ctx.sql(sql).await.map_err(|e| df_error(e, sql))?;
-    df.collect().await.map_err(|e| df_error(e, sql))
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    Ok((schema, df.collect().await.map_err(|e| df_error(e, sql))?))
 }
 
-/// A DataFusion session over the current image (every cube as `model.cube`), within the
-/// per-query memory budget.
+/// A DataFusion session over the current image (every cube as `model.cube`, with
+/// `pg_catalog` and `information_schema`), within the per-query memory budget.
 pub(crate) fn context(engine: &Engine) -> PgWireResult<SessionContext> {
     // A query gets its own budget, but never more than what the cubes leave of the process's.
     let e = &engine.cluster.file().engine;
     let left = (e.process_memory_budget.get() as usize).saturating_sub(engine.image.lock().unwrap().approx_bytes());
     let budget = (e.query_memory_budget.get() as usize).min(left).max(16 << 20);
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(budget, 1.0).build_arc().map_err(|e| user_error("XX000", e.to_string(), None))?;
-    let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
-    let catalog = ctx.catalog("datafusion").expect("default catalog");
     let tables = engine.tables().map_err(|e| user_error("XX000", e.to_string(), None))?;
-    for (model, cube, batch) in tables {
-        if catalog.schema(&model).is_none() {
-            catalog.register_schema(&model, Arc::new(MemorySchemaProvider::new())).map_err(|e| user_error("XX000", e.to_string(), None))?;
-        }
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| user_error("XX000", e.to_string(), None))?;
-        ctx.register_table(format!("{model}.{cube}").as_str(), Arc::new(table)).map_err(|e| user_error("XX000", e.to_string(), None))?;
-    }
-    Ok(ctx)
+    engine.sessions.session(tables, budget).map_err(|e| user_error("XX000", e.to_string(), None))
 }
 
 pub(crate) fn df_error(e: datafusion::error::DataFusionError, sql: &str) -> PgWireError {
@@ -209,14 +202,17 @@ fn literal(text: &str) -> Result<Value, String> {
 
 /// Columns as the wire encodes them: int8, float8, text, bool; anything else as text.
 pub(crate) fn normalise(b: RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let mut fields = vec![];
-    let mut cols = vec![];
-    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+    let schema = b.schema();
+    let cols = schema.fields().iter().zip(b.columns()).map(|(f, c)| {
         let to = wire_type(f.data_type());
-        cols.push(if &to == f.data_type() { c.clone() } else { cast(c, &to)? });
-        fields.push(datafusion::arrow::datatypes::Field::new(f.name(), to, true));
-    }
-    RecordBatch::try_new(Arc::new(datafusion::arrow::datatypes::Schema::new(fields)), cols)
+        if &to == f.data_type() { Ok(c.clone()) } else { cast(c, &to) }
+    });
+    RecordBatch::try_new(wire_schema(&schema), cols.collect::<Result<_, _>>()?)
+}
+
+/// A schema with every column in its wire type.
+fn wire_schema(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(Schema::new(schema.fields().iter().map(|f| Field::new(f.name(), wire_type(f.data_type()), true)).collect::<Vec<_>>()))
 }
 
 /// The Arrow type a column is sent as: int8, float8, text, bool.

@@ -48,7 +48,11 @@ impl CubeStore {
     }
 
     pub fn schema(&self) -> SchemaRef {
-        let mut fields: Vec<Field> = self.cube.dimensions.iter().map(|d| Field::new(&d.name, DataType::Utf8, false)).collect();
+        let mut fields: Vec<Field> = vec![];
+        for d in &self.cube.dimensions {
+            fields.push(Field::new(&d.name, DataType::Utf8, false));
+            fields.extend(d.levels.iter().map(|l| Field::new(&l.name, DataType::Utf8, true)));
+        }
         for m in &self.cube.measures {
             let t = if m.kind == MeasureType::Integer { DataType::Int64 } else { DataType::Float64 };
             fields.push(Field::new(&m.name, t, true));
@@ -61,6 +65,9 @@ impl CubeStore {
     pub fn check(&self, cell: &Map<String, Value>) -> Result<Map<String, Value>> {
         let mut out = Map::new();
         for (k, _) in cell {
+            if let Some(d) = self.cube.level_of(k) {
+                bail!("{k:?} is a level of dimension {:?}, derived from its members: write {:?} instead", d.name, d.name);
+            }
             let known = self.cube.dimensions.iter().any(|d| d.name.eq_ignore_ascii_case(k)) || self.cube.measures.iter().any(|m| m.name.eq_ignore_ascii_case(k));
             if !known {
                 bail!("cube {} has no column {k:?}", self.cube.name);
@@ -79,6 +86,9 @@ impl CubeStore {
                 && !members.contains(&member)
             {
                 bail!("{member:?} is not a member of dimension {:?}", d.name);
+            }
+            if let Some((level, _)) = d.levels.iter().zip(d.ancestors(&member)).find(|(_, a)| a.is_none()) {
+                bail!("{member:?} of dimension {:?} has no parent in level {:?} of its hierarchy (add it to the model first)", d.name, level.name);
             }
             out.insert(d.name.clone(), Value::String(member));
         }
@@ -139,8 +149,11 @@ impl CubeStore {
             return Ok(b.clone());
         }
         let mut columns: Vec<ArrayRef> = vec![];
-        for i in 0..self.cube.dimensions.len() {
+        for (i, d) in self.cube.dimensions.iter().enumerate() {
             columns.push(Arc::new(StringArray::from_iter_values(self.cells.keys().map(|k| k[i].as_str()))));
+            for level in 0..d.levels.len() {
+                columns.push(Arc::new(StringArray::from_iter(self.cells.keys().map(|k| d.ancestors(&k[i]).nth(level).flatten()))));
+            }
         }
         for (i, m) in self.cube.measures.iter().enumerate() {
             let values = self.cells.values().map(|v| v[i]);
@@ -165,8 +178,8 @@ pub struct Image {
 }
 
 impl Image {
-    /// Publishes a model: its cubes replace the previous version's; a cube whose columns are
-    /// unchanged keeps its cells.
+    /// Publishes a model: its cubes replace the previous version's; a cube that addresses cells
+    /// the same way (same dimensions and measures; members and levels may change) keeps them.
     pub fn publish(&mut self, model: Model) {
         let name = model.name.to_lowercase();
         let mut old: BTreeMap<String, CubeStore> = BTreeMap::new();
@@ -179,7 +192,7 @@ impl Image {
         for cube in &model.cubes {
             let key = (name.clone(), cube.name.to_lowercase());
             let store = match old.remove(&key.1) {
-                Some(mut s) if s.cube.dimensions == cube.dimensions && s.cube.measures == cube.measures => {
+                Some(mut s) if s.cube.same_cells_as(cube) => {
                     s.cube = cube.clone();
                     s
                 }
@@ -248,6 +261,43 @@ mod tests {
         assert!(e(json!({"region": "north", "month": "m", "colour": 1})).contains("no column"));
         assert!(e(json!({"region": "north", "month": "m", "units": 1.5})).contains("integer"));
         assert!(e(json!({"region": "north", "month": "m", "amount": "ten"})).contains("not a number"));
+    }
+
+    #[test]
+    fn levels_are_derived_columns_and_not_written() {
+        let mut i = Image::default();
+        i.publish(Model::from_json(json!({"name": "s", "cubes": [{"name": "c",
+            "dimensions": [{"name": "month", "levels": [{"name": "quarter", "parents": {"01": "Q1", "04": "Q2"}}]}],
+            "measures": [{"name": "v", "type": "integer"}]}]})).unwrap());
+        let c = i.cube_mut("s", "c").unwrap();
+        for (m, v) in [("01", 1), ("04", 2)] {
+            let w = c.check(&cell(json!({"month": m, "v": v}))).unwrap();
+            c.apply(&w);
+        }
+        assert!(c.check(&cell(json!({"month": "07", "v": 1}))).unwrap_err().to_string().contains("no parent in level \"quarter\""));
+        assert!(c.check(&cell(json!({"month": "01", "quarter": "Q1"}))).unwrap_err().to_string().contains("is a level of dimension \"month\""));
+        let b = c.batch().unwrap();
+        assert_eq!(b.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["month", "quarter", "v"]);
+        let months = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let quarters = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let mut pairs: Vec<(&str, &str)> = (0..2).map(|r| (months.value(r), quarters.value(r))).collect();
+        pairs.sort();
+        assert_eq!(pairs, [("01", "Q1"), ("04", "Q2")]);
+    }
+
+    #[test]
+    fn republishing_with_new_members_or_levels_keeps_the_cells() {
+        let mut i = image();
+        let c = i.cube_mut("sales", "revenue").unwrap();
+        let w = c.check(&cell(json!({"region": "north", "month": "m", "amount": 1}))).unwrap();
+        c.apply(&w);
+        let mut model = i.models["sales"].clone();
+        model.cubes[0].dimensions[0].members.as_mut().unwrap().push("west".into());
+        model.cubes[0].dimensions[0].levels.push(crate::model::Level { name: "country".into(), parents: [("north".to_string(), "x".to_string())].into() });
+        i.publish(model);
+        let c = i.cube_mut("sales", "revenue").unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.batch().unwrap().num_columns(), 5);
     }
 
     #[test]

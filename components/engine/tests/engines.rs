@@ -169,6 +169,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
         eventually(20, "all concurrent writes on every engine", || (psql(e, "secret", "SELECT count(*) FROM sales.revenue WHERE region LIKE 'w%'").ok()? == "50").then_some(()));
     }
     prepared_statements(&e2);
+    catalog_queries(&e2);
     differential_against_postgres(&e1, &e2, &as_pg);
 
     // A local_only cube: written on e1, visible there only, never in the log.
@@ -225,7 +226,8 @@ fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> 
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (seed >> 33) % n
     };
-    let model = r#"{"model": {"name": "d", "cubes": [{"name": "diff", "dimensions": [{"name": "a", "members": ["a0", "a1", "a2", "a3", "a4"]}, {"name": "b"}, {"name": "c"}],
+    let model = r#"{"model": {"name": "d", "cubes": [{"name": "diff", "dimensions": [{"name": "a", "members": ["a0", "a1", "a2", "a3", "a4"]},
+        {"name": "b", "levels": [{"name": "bg", "parents": {"b0": "g0", "b1": "g1", "b2": "g2", "b3": "g0", "b4": "g1", "b5": "g2", "b6": "g0"}}]}, {"name": "c"}],
         "measures": [{"name": "x", "type": "decimal"}, {"name": "y", "type": "integer"}]}]}, "published_by": "test"}"#;
     assert_eq!(http(e1, "POST", "/api/models", model).0, 200);
     let (mut cells, mut rows) = (vec![], vec![]);
@@ -237,7 +239,7 @@ fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> 
                 }
                 let (x, y) = (rnd(100_000) as f64 / 100.0 - 300.0, rnd(1000) as i64 - 200);
                 cells.push(format!(r#"{{"a": "a{a}", "b": "b{b}", "c": "c{c}", "x": {x}, "y": {y}}}"#));
-                rows.push(format!("('a{a}', 'b{b}', 'c{c}', {x}, {y})"));
+                rows.push(format!("('a{a}', 'b{b}', 'g{}', 'c{c}', {x}, {y})", b % 3));
             }
         }
     }
@@ -248,26 +250,25 @@ fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> 
         assert!(out.status.success(), "{q}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    pg(&format!("CREATE TABLE diff_ref (a text, b text, c text, x float8, y bigint); INSERT INTO diff_ref VALUES {}", rows.join(",")));
+    pg(&format!("CREATE TABLE diff_ref (a text, b text, bg text, c text, x float8, y bigint); INSERT INTO diff_ref VALUES {}", rows.join(",")));
     let n = rows.len().to_string();
     eventually(20, "the cells on e2", || (psql(e2, "secret", "SELECT count(*) FROM d.diff").ok()? == n).then_some(()));
 
-    let dims = ["a", "b", "c"];
+    let dims = ["a", "b", "bg", "c"];
     let aggs = ["sum(x)", "sum(y)", "min(x)", "max(y)", "count(*)", "avg(x)", "count(DISTINCT c)"];
     for i in 0..150 {
         let group: Vec<&str> = dims.iter().copied().filter(|_| rnd(2) == 0).collect();
-        let group = if group.is_empty() { vec![dims[rnd(3) as usize]] } else { group };
-        // Distinct aggregates: DataFusion refuses two identical unnamed select items.
-        let mut chosen: Vec<&str> = (0..1 + rnd(3)).map(|_| aggs[rnd(aggs.len() as u64) as usize]).collect();
-        chosen.dedup();
-        chosen.sort();
-        chosen.dedup();
+        let group = if group.is_empty() { vec![dims[rnd(4) as usize]] } else { group };
+        // Repeats allowed: the same unnamed aggregate twice is valid PostgreSQL.
+        let chosen: Vec<&str> = (0..1 + rnd(3)).map(|_| aggs[rnd(aggs.len() as u64) as usize]).collect();
         let filter = match rnd(4) {
             0 => format!(" WHERE a = 'a{}'", rnd(5)),
             1 => format!(" WHERE y > {}", rnd(600) as i64 - 200),
             2 => format!(" WHERE x < {} AND b <> 'b{}'", rnd(600) as i64 - 300, rnd(7)),
+            3 => format!(" WHERE bg IN ('g{}', 'g{}')", rnd(3), rnd(3)),
             _ => String::new(),
         };
+        let filter = if rnd(5) == 4 { String::new() } else { filter };
         let cols = group.join(", ");
         let select = format!("SELECT {cols}, {} FROM {{t}}{filter} GROUP BY {cols} ORDER BY {cols}", chosen.join(", "));
         let mine = psql(e2, "secret", &select.replace("{t}", "d.diff")).unwrap_or_else(|e| panic!("query {i}: {select}: {e}"));
@@ -298,9 +299,30 @@ fn prepared_statements(e: &str) {
         let rows = client.query(&q, &[&"east"]).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].get::<_, String>(0), rows[0].get::<_, f64>(1), rows[0].get::<_, i64>(2)), ("east".to_string(), 2.25, 4));
+        // PostgreSQL's column names (repeats allowed), and columns even for an empty result.
+        let q = client.prepare("SELECT sales.revenue.region, sum(amount), sum(amount), count(*) FROM sales.revenue WHERE region = 'nowhere' GROUP BY region").await.unwrap();
+        assert_eq!(q.columns().iter().map(|c| c.name()).collect::<Vec<_>>(), ["region", "sum", "sum", "count"]);
+        assert!(client.query(&q, &[]).await.unwrap().is_empty());
         let err = client.query("SELECT region FROM sales.revenue WHERE amount > )", &[]).await.unwrap_err();
         assert_eq!(err.code().map(|c| c.code()), Some("42601"), "{err}");
         let err = client.execute(&insert, &[&"east", &"2026-03", &f64::NAN, &1.5f64]).await;
         assert!(err.is_err(), "a float for an integer measure is refused by the client's types");
     });
+}
+
+/// What psql's backslash commands and drivers' metadata queries ask: schemas (models), tables
+/// (cubes), columns and their types, the database's name.
+fn catalog_queries(e: &str) {
+    let meta = |cmd: &str| psql(e, "secret", cmd).unwrap_or_else(|err| panic!("{cmd}: {err}"));
+    let schemas = meta("\\dn");
+    assert!(schemas.lines().any(|l| l.starts_with("sales|")), "\\dn lists the model:\n{schemas}");
+    let tables = meta("\\dt sales.*");
+    assert!(tables.lines().any(|l| l.starts_with("sales|revenue|table")), "\\dt lists the cube:\n{tables}");
+    let columns = meta("\\d sales.revenue");
+    for want in ["region|text", "month|text", "amount|double precision", "units|bigint"] {
+        assert!(columns.lines().any(|l| l.starts_with(want)), "\\d sales.revenue shows {want}:\n{columns}");
+    }
+    assert_eq!(meta("SELECT current_database()"), "triad");
+    let info = meta("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'sales' AND table_name = 'revenue' ORDER BY ordinal_position");
+    assert_eq!(info.lines().collect::<Vec<_>>(), ["region|Utf8", "month|Utf8", "amount|Float64", "units|Int64"].map(str::to_string).iter().map(String::as_str).collect::<Vec<_>>());
 }
