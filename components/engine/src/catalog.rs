@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::MemTable;
@@ -50,12 +51,19 @@ impl Sessions {
 
     /// A session over `tables` (every cube as `model.cube`) with a memory pool of `budget`
     /// bytes. Cube schemas are replaced whole, so a query sees each model at one log position.
-    pub fn session(&self, tables: Vec<(String, String, RecordBatch)>, budget: usize) -> DfResult<SessionContext> {
+    pub fn session(&self, tables: Vec<(String, String, SchemaRef, Vec<RecordBatch>)>, budget: usize) -> DfResult<SessionContext> {
         let catalog = self.base.catalog(DATABASE).expect("the triad catalog is registered at start");
         let mut models: std::collections::BTreeMap<String, Arc<MemorySchemaProvider>> = Default::default();
-        for (model, cube, batch) in tables {
+        // The chunks dealt round-robin into one partition per core: aggregation runs in parallel.
+        let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for (model, cube, table_schema, batches) in tables {
             let schema = models.entry(model).or_insert_with(|| Arc::new(MemorySchemaProvider::new()));
-            schema.register_table(cube, Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))?;
+            let mut parts = vec![vec![]; partitions.min(batches.len()).max(1)];
+            let n = parts.len();
+            for (i, b) in batches.into_iter().enumerate() {
+                parts[i % n].push(b);
+            }
+            schema.register_table(cube, Arc::new(MemTable::try_new(table_schema, parts)?))?;
         }
         for gone in catalog.schema_names().into_iter().filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()) && !models.contains_key(s)) {
             catalog.deregister_schema(&gone, true)?;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use serde_json::{Map, Value};
@@ -209,10 +210,9 @@ impl Engine {
     }
 
     /// Every cube as an Arrow batch, for a query.
-    pub fn tables(&self) -> Result<Vec<(String, String, RecordBatch)>> {
+    pub fn tables(&self) -> Result<Vec<(String, String, SchemaRef, Vec<RecordBatch>)>> {
         let mut image = self.image.lock().unwrap();
-        let keys: Vec<(String, String)> = image.cubes.keys().cloned().collect();
-        keys.into_iter().map(|(m, c)| Ok((m.clone(), c.clone(), image.cube_mut(&m, &c).unwrap().batch()?))).collect()
+        image.cubes.iter_mut().map(|((m, c), store)| Ok((m.clone(), c.clone(), store.schema(), store.batches()?))).collect()
     }
 
     /// The replication loop: LISTEN, apply the tail, wait for a notification or the poll

@@ -2,56 +2,125 @@
 //! position it reflects. Cells are applied in log order by the replication loop only, so every
 //! engine that has applied position N holds the same image.
 //!
-//! A cube keeps its cells in a hash map (dimension members → measures) for writes, and a
-//! columnar Arrow batch, rebuilt after changes, that DataFusion aggregates.
+//! A cube keeps its cells column by column (member codes per dimension, values per measure)
+//! and hands DataFusion Arrow batches of CHUNK cells, each rebuilt only after a change in it;
+//! dimension and level columns are dictionaries over the members.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int64Array, StringArray, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use serde_json::{Map, Value};
 
-use crate::model::{Cube, MeasureType, Model};
+use crate::model::{Cube, Dimension, MeasureType, Model};
 
-pub struct CubeStore {
-    pub cube: Cube,
-    cells: HashMap<Vec<String>, Vec<Option<f64>>>,
-    batch: Option<RecordBatch>,
-    /// Approximate memory the cells hold (keys, measures, hash map overhead).
-    bytes: usize,
+/// Cells per cached Arrow batch: a write rebuilds only its chunk's batch.
+pub const CHUNK: usize = 1 << 16;
+
+/// A dimension's members in the order first written; a cell holds a member's code.
+#[derive(Default)]
+struct Members {
+    names: Vec<String>,
+    codes: HashMap<String, u32>,
+    /// The names as Arrow values of the dictionary columns (dimension, then each level),
+    /// rebuilt when a member is added or the hierarchy changes.
+    arrays: Option<Vec<ArrayRef>>,
 }
 
-/// Approximate bytes one cell holds: its member strings, its measures and the map's overhead.
-pub fn cell_bytes(members: &[String], measures: usize) -> usize {
-    members.iter().map(|m| m.len() + 24).sum::<usize>() + measures * 16 + 64
+impl Members {
+    fn code(&mut self, name: &str) -> u32 {
+        if let Some(c) = self.codes.get(name) {
+            return *c;
+        }
+        let c = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.codes.insert(name.to_string(), c);
+        self.arrays = None;
+        c
+    }
+
+    fn arrays(&mut self, d: &Dimension) -> Vec<ArrayRef> {
+        let names = &self.names;
+        self.arrays
+            .get_or_insert_with(|| {
+                let mut out: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(names.iter()))];
+                for level in 0..d.levels.len() {
+                    out.push(Arc::new(StringArray::from_iter(names.iter().map(|m| d.ancestors(m).nth(level).flatten()))));
+                }
+                out
+            })
+            .clone()
+    }
+}
+
+/// A cube's cells, column by column: per dimension the member codes, per measure the values;
+/// row `r` is one cell. Cells are never removed, so rows only grow. A hash table finds a
+/// cell's row from its codes without storing them twice.
+pub struct CubeStore {
+    pub cube: Cube,
+    members: Vec<Members>,
+    codes: Vec<Vec<u32>>,
+    values: Vec<Vec<Option<f64>>>,
+    rows: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// The Arrow batch of each CHUNK of rows, None after a change in it.
+    chunks: Vec<Option<RecordBatch>>,
+}
+
+/// Approximate bytes one cell holds: its member codes, its measures and its index entry.
+pub fn cell_bytes(dimensions: usize, measures: usize) -> usize {
+    dimensions * 4 + measures * 16 + 8
+}
+
+fn dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8))
 }
 
 impl CubeStore {
     pub fn new(cube: Cube) -> CubeStore {
-        CubeStore { cube, cells: HashMap::new(), batch: None, bytes: 0 }
+        let (d, m) = (cube.dimensions.len(), cube.measures.len());
+        CubeStore {
+            cube,
+            members: (0..d).map(|_| Members::default()).collect(),
+            codes: vec![vec![]; d],
+            values: vec![vec![]; m],
+            rows: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            chunks: vec![],
+        }
+    }
+
+    /// A new version of the cube (same dimensions and measures): hierarchies may differ.
+    pub fn republish(&mut self, cube: Cube) {
+        self.cube = cube;
+        self.members.iter_mut().for_each(|m| m.arrays = None);
+        self.chunks.iter_mut().for_each(|c| *c = None);
     }
 
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.values.first().map(Vec::len).unwrap_or_else(|| self.codes.first().map_or(0, Vec::len))
     }
 
-    /// Approximate memory of the cells (the Arrow batch built for queries comes on top).
+    /// Approximate memory of the cells and members (the Arrow batches come on top).
     pub fn approx_bytes(&self) -> usize {
-        self.bytes
+        let members: usize = self.members.iter().flat_map(|m| &m.names).map(|n| 2 * n.len() + 64).sum();
+        self.len() * cell_bytes(self.codes.len(), self.values.len()) + members
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.len() == 0
     }
 
     pub fn schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = vec![];
         for d in &self.cube.dimensions {
-            fields.push(Field::new(&d.name, DataType::Utf8, false));
-            fields.extend(d.levels.iter().map(|l| Field::new(&l.name, DataType::Utf8, true)));
+            fields.push(Field::new(&d.name, dictionary(), false));
+            fields.extend(d.levels.iter().map(|l| Field::new(&l.name, dictionary(), true)));
         }
         for m in &self.cube.measures {
             let t = if m.kind == MeasureType::Integer { DataType::Int64 } else { DataType::Float64 };
@@ -59,7 +128,6 @@ impl CubeStore {
         }
         Arc::new(Schema::new(fields))
     }
-
     /// Checks a cell write against the model: every dimension given (a member of closed
     /// dimensions), only known columns, numbers for measures. Returns it in canonical form.
     pub fn check(&self, cell: &Map<String, Value>) -> Result<Map<String, Value>> {
@@ -114,58 +182,90 @@ impl CubeStore {
         Ok(out)
     }
 
+    fn row_of(&self, key: &[u32]) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        self.rows.find(hash, |&r| key.iter().zip(&self.codes).all(|(k, col)| col[r as usize] == *k)).copied()
+    }
+
+    /// The row of the cell at `key`, added (measures NULL) if new.
+    fn row(&mut self, key: &[u32]) -> usize {
+        if let Some(r) = self.row_of(key) {
+            return r as usize;
+        }
+        let r = self.len();
+        for (col, k) in self.codes.iter_mut().zip(key) {
+            col.push(*k);
+        }
+        self.values.iter_mut().for_each(|v| v.push(None));
+        let (codes, hasher) = (&self.codes, &self.hasher);
+        let rehash = |&row: &u32| hasher.hash_one(codes.iter().map(|c| c[row as usize]).collect::<Vec<u32>>().as_slice());
+        self.rows.insert_unique(hasher.hash_one(key), r as u32, rehash);
+        if self.chunks.len() <= r / CHUNK {
+            self.chunks.push(None);
+        }
+        r
+    }
+
     /// Applies one checked cell: the measures it names are set, the others kept.
     pub fn apply(&mut self, cell: &Map<String, Value>) {
-        let key: Vec<String> = self.cube.dimensions.iter().map(|d| cell.get(&d.name).and_then(Value::as_str).unwrap_or_default().to_string()).collect();
-        let n = self.cube.measures.len();
-        if !self.cells.contains_key(&key) {
-            self.bytes += cell_bytes(&key, n);
-        }
-        let slot = self.cells.entry(key).or_insert_with(|| vec![None; n]);
+        let key: Vec<u32> = self.cube.dimensions.iter().zip(&mut self.members).map(|(d, m)| m.code(cell.get(&d.name).and_then(Value::as_str).unwrap_or_default())).collect();
+        let r = self.row(&key);
         for (i, m) in self.cube.measures.iter().enumerate() {
             if let Some(v) = cell.get(&m.name) {
-                slot[i] = v.as_f64();
+                self.values[i][r] = v.as_f64();
             }
         }
-        self.batch = None;
+        self.chunks[r / CHUNK] = None;
     }
 
     /// Every cell (dimension members, measures), for a snapshot.
     pub fn cells(&self) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
-        self.cells.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        (0..self.len())
+            .map(|r| (self.codes.iter().zip(&self.members).map(|(c, m)| m.names[c[r] as usize].clone()).collect(), self.values.iter().map(|v| v[r]).collect()))
+            .collect()
     }
 
     /// Replaces every cell (loading a snapshot).
     pub fn set_cells(&mut self, cells: Vec<(Vec<String>, Vec<Option<f64>>)>) {
-        let n = self.cube.measures.len();
-        self.bytes = cells.iter().map(|(k, _)| cell_bytes(k, n)).sum();
-        self.cells = cells.into_iter().collect();
-        self.batch = None;
-    }
-
-    /// The cube as one Arrow batch (rebuilt only after changes).
-    pub fn batch(&mut self) -> Result<RecordBatch> {
-        if let Some(b) = &self.batch {
-            return Ok(b.clone());
-        }
-        let mut columns: Vec<ArrayRef> = vec![];
-        for (i, d) in self.cube.dimensions.iter().enumerate() {
-            columns.push(Arc::new(StringArray::from_iter_values(self.cells.keys().map(|k| k[i].as_str()))));
-            for level in 0..d.levels.len() {
-                columns.push(Arc::new(StringArray::from_iter(self.cells.keys().map(|k| d.ancestors(&k[i]).nth(level).flatten()))));
+        *self = CubeStore::new(self.cube.clone());
+        for (members, values) in cells {
+            let key: Vec<u32> = self.members.iter_mut().zip(&members).map(|(m, name)| m.code(name)).collect();
+            let r = self.row(&key);
+            for (col, v) in self.values.iter_mut().zip(values) {
+                col[r] = v;
             }
         }
-        for (i, m) in self.cube.measures.iter().enumerate() {
-            let values = self.cells.values().map(|v| v[i]);
-            columns.push(if m.kind == MeasureType::Integer {
-                Arc::new(Int64Array::from_iter(values.map(|v| v.map(|x| x as i64))))
-            } else {
-                Arc::new(Float64Array::from_iter(values))
-            });
+    }
+
+    /// The cube as Arrow batches of up to CHUNK rows; only chunks changed since the last call
+    /// are rebuilt. Dimension and level columns are dictionaries over the members.
+    pub fn batches(&mut self) -> Result<Vec<RecordBatch>> {
+        let schema = self.schema();
+        let dims: Vec<Vec<ArrayRef>> = self.cube.dimensions.iter().zip(&mut self.members).map(|(d, m)| m.arrays(d)).collect();
+        let len = self.len();
+        for (c, chunk) in self.chunks.iter_mut().enumerate() {
+            if chunk.is_some() {
+                continue;
+            }
+            let range = c * CHUNK..len.min((c + 1) * CHUNK);
+            let mut columns: Vec<ArrayRef> = vec![];
+            for (codes, arrays) in self.codes.iter().zip(&dims) {
+                let keys = UInt32Array::from(codes[range.clone()].to_vec());
+                for values in arrays {
+                    columns.push(Arc::new(DictionaryArray::<UInt32Type>::try_new(keys.clone(), values.clone())?));
+                }
+            }
+            for (m, values) in self.cube.measures.iter().zip(&self.values) {
+                let values = &values[range.clone()];
+                columns.push(if m.kind == MeasureType::Integer {
+                    Arc::new(Int64Array::from_iter(values.iter().map(|v| v.map(|x| x as i64))))
+                } else {
+                    Arc::new(Float64Array::from_iter(values.iter().copied()))
+                });
+            }
+            *chunk = Some(RecordBatch::try_new(schema.clone(), columns)?);
         }
-        let batch = RecordBatch::try_new(self.schema(), columns)?;
-        self.batch = Some(batch.clone());
-        Ok(batch)
+        Ok(self.chunks.iter().flatten().cloned().collect())
     }
 }
 
@@ -193,7 +293,7 @@ impl Image {
             let key = (name.clone(), cube.name.to_lowercase());
             let store = match old.remove(&key.1) {
                 Some(mut s) if s.cube.same_cells_as(cube) => {
-                    s.cube = cube.clone();
+                    s.republish(cube.clone());
                     s
                 }
                 _ => CubeStore::new(cube.clone()),
@@ -204,7 +304,7 @@ impl Image {
     }
 
     /// Approximate memory of every cube: cells, and as much again for the Arrow batches
-    /// queries read.
+    /// queries read (an upper bound: batches hold codes, not member names).
     pub fn approx_bytes(&self) -> usize {
         self.cubes.values().map(|c| c.approx_bytes() * 2).sum()
     }
@@ -244,7 +344,7 @@ mod tests {
         let w = c.check(&cell(json!({"Region": "north", "month": "2026-01", "amount": "12"}))).unwrap();
         c.apply(&w);
         assert_eq!(c.len(), 1);
-        let b = c.batch().unwrap();
+        let b = c.batches().unwrap().remove(0);
         assert_eq!(b.num_rows(), 1);
         let amount = b.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
         let units = b.column(3).as_any().downcast_ref::<Int64Array>().unwrap();
@@ -276,10 +376,11 @@ mod tests {
         }
         assert!(c.check(&cell(json!({"month": "07", "v": 1}))).unwrap_err().to_string().contains("no parent in level \"quarter\""));
         assert!(c.check(&cell(json!({"month": "01", "quarter": "Q1"}))).unwrap_err().to_string().contains("is a level of dimension \"month\""));
-        let b = c.batch().unwrap();
+        let b = c.batches().unwrap().remove(0);
         assert_eq!(b.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["month", "quarter", "v"]);
-        let months = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let quarters = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let text = |i: usize| datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8).unwrap();
+        let (months, quarters) = (text(0), text(1));
+        let (months, quarters) = (months.as_any().downcast_ref::<StringArray>().unwrap(), quarters.as_any().downcast_ref::<StringArray>().unwrap());
         let mut pairs: Vec<(&str, &str)> = (0..2).map(|r| (months.value(r), quarters.value(r))).collect();
         pairs.sort();
         assert_eq!(pairs, [("01", "Q1"), ("04", "Q2")]);
@@ -297,7 +398,29 @@ mod tests {
         i.publish(model);
         let c = i.cube_mut("sales", "revenue").unwrap();
         assert_eq!(c.len(), 1);
-        assert_eq!(c.batch().unwrap().num_columns(), 5);
+        assert_eq!(c.batches().unwrap()[0].num_columns(), 5);
+    }
+
+    #[test]
+    fn many_cells_span_chunks_and_a_write_rebuilds_only_its_own() {
+        let mut i = image();
+        let c = i.cube_mut("sales", "revenue").unwrap();
+        let n = CHUNK + 10;
+        for k in 0..n {
+            c.apply(&cell(json!({"region": "north", "month": format!("m{k}"), "units": k})));
+        }
+        let before = c.batches().unwrap();
+        assert_eq!(before.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [CHUNK, 10]);
+        c.apply(&cell(json!({"region": "north", "month": "m3", "amount": 1.5})));
+        assert_eq!(c.len(), n, "a write to an existing cell adds no row");
+        let after = c.batches().unwrap();
+        assert!(after[1].column(0).to_data() == before[1].column(0).to_data(), "the untouched chunk is reused");
+        let amount = after[0].column(2).as_any().downcast_ref::<Float64Array>().unwrap();
+        let units = after[0].column(3).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!((amount.value(3), units.value(3)), (1.5, 3));
+        let mut again = CubeStore::new(c.cube.clone());
+        again.set_cells(c.cells());
+        assert_eq!(again.len(), n);
     }
 
     #[test]

@@ -323,6 +323,6 @@ fn catalog_queries(e: &str) {
         assert!(columns.lines().any(|l| l.starts_with(want)), "\\d sales.revenue shows {want}:\n{columns}");
     }
     assert_eq!(meta("SELECT current_database()"), "triad");
-    let info = meta("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'sales' AND table_name = 'revenue' ORDER BY ordinal_position");
-    assert_eq!(info.lines().collect::<Vec<_>>(), ["region|Utf8", "month|Utf8", "amount|Float64", "units|Int64"].map(str::to_string).iter().map(String::as_str).collect::<Vec<_>>());
+    let info = meta("SELECT column_name FROM information_schema.columns WHERE table_schema = 'sales' AND table_name = 'revenue' ORDER BY ordinal_position");
+    assert_eq!(info.lines().collect::<Vec<_>>(), ["region", "month", "amount", "units"]);
 }
