@@ -194,7 +194,7 @@ impl Engine {
     async fn load_snapshot(&self, client: &tokio_postgres::Client) -> Result<()> {
         let Some(snapshot) = crate::snapshot::load_latest(client).await? else { return Ok(()) };
         let pos = snapshot.pos;
-        let (image, users) = snapshot.restore();
+        let (image, users) = snapshot.restore()?;
         let cells: usize = image.cubes.values().map(|c| c.len()).sum();
         {
             let mut mine = self.image.lock().unwrap();
@@ -246,7 +246,11 @@ impl Engine {
         });
         log::migrate(&client).await?;
         if self.applied() == 0 && self.data_consumer {
-            self.load_snapshot(&client).await?;
+            // A snapshot that cannot be read (written by another version, damaged) only costs
+            // time: the whole log is still there.
+            if let Err(e) = self.load_snapshot(&client).await {
+                tracing::warn!(error = format!("{e:#}"), "the newest snapshot cannot be used; applying the whole log");
+            }
         }
         client.batch_execute(&format!("LISTEN {}", log::CHANNEL)).await?;
         loop {

@@ -18,7 +18,7 @@ use triad_dcs::Dcs;
 use crate::engine::Engine;
 use crate::log;
 use crate::model::Model;
-use crate::store::Image;
+use crate::store::{Columns, Image};
 
 pub const DDL: &str = "
 CREATE TABLE IF NOT EXISTS triad_engine.snapshots (
@@ -42,7 +42,8 @@ pub struct Snapshot {
 pub struct CubeCells {
     pub model: String,
     pub cube: String,
-    pub cells: Vec<(Vec<String>, Vec<Option<f64>>)>,
+    /// Column by column: compact, and copied out of the image quickly (under its lock).
+    pub columns: Columns,
 }
 
 impl Snapshot {
@@ -51,24 +52,24 @@ impl Snapshot {
             .cubes
             .iter()
             .filter(|(_, s)| !s.cube.local_only)
-            .map(|((m, c), s)| CubeCells { model: m.clone(), cube: c.clone(), cells: s.cells() })
+            .map(|((m, c), s)| CubeCells { model: m.clone(), cube: c.clone(), columns: s.columns() })
             .collect();
         Snapshot { pos: image.applied, models: image.models.values().cloned().collect(), cubes, users: users.iter().map(|(k, v)| (k.clone(), v.clone())).collect() }
     }
 
     /// The image this snapshot describes (local_only cubes empty).
-    pub fn restore(self) -> (Image, HashMap<String, String>) {
+    pub fn restore(self) -> Result<(Image, HashMap<String, String>)> {
         let mut image = Image::default();
         for m in self.models {
             image.publish(m);
         }
         for c in self.cubes {
             if let Some(store) = image.cube_mut(&c.model, &c.cube) {
-                store.set_cells(c.cells);
+                store.set_columns(c.columns)?;
             }
         }
         image.applied = self.pos;
-        (image, self.users.into_iter().collect())
+        Ok((image, self.users.into_iter().collect()))
     }
 }
 
@@ -146,7 +147,7 @@ mod tests {
         let users = HashMap::from([("ana".to_string(), "$argon2id$x".to_string())]);
         let snap = Snapshot::take(&image, &users);
         let bytes = serde_json::to_vec(&snap).unwrap();
-        let (back, users_back) = serde_json::from_slice::<Snapshot>(&bytes).unwrap().restore();
+        let (back, users_back) = serde_json::from_slice::<Snapshot>(&bytes).unwrap().restore().unwrap();
         assert_eq!(back.applied, 42);
         assert_eq!(users_back, users);
         let mut a = image.cube("s", "c").unwrap().cells();

@@ -72,6 +72,14 @@ pub struct CubeStore {
     chunks: Vec<Option<RecordBatch>>,
 }
 
+/// A cube's cells column by column (see `CubeStore::columns`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Columns {
+    pub members: Vec<Vec<String>>,
+    pub codes: Vec<Vec<u32>>,
+    pub values: Vec<Vec<Option<f64>>>,
+}
+
 /// Approximate bytes one cell holds: its member codes, its measures and its index entry.
 pub fn cell_bytes(dimensions: usize, measures: usize) -> usize {
     dimensions * 4 + measures * 16 + 8
@@ -225,16 +233,37 @@ impl CubeStore {
             .collect()
     }
 
-    /// Replaces every cell (loading a snapshot).
-    pub fn set_cells(&mut self, cells: Vec<(Vec<String>, Vec<Option<f64>>)>) {
+    /// The cells column by column, for a snapshot: each dimension's members, each dimension's
+    /// member codes per cell, each measure's values per cell.
+    pub fn columns(&self) -> Columns {
+        Columns { members: self.members.iter().map(|m| m.names.clone()).collect(), codes: self.codes.clone(), values: self.values.clone() }
+    }
+
+    /// Replaces every cell by a snapshot's columns; they must fit this cube.
+    pub fn set_columns(&mut self, c: Columns) -> Result<()> {
+        let rows = c.codes.first().map_or(0, Vec::len);
+        let fits = c.members.len() == self.codes.len()
+            && c.codes.len() == self.codes.len()
+            && c.values.len() == self.values.len()
+            && c.codes.iter().zip(&c.members).all(|(col, m)| col.len() == rows && col.iter().all(|&k| (k as usize) < m.len()))
+            && c.values.iter().all(|v| v.len() == rows);
+        if !fits {
+            bail!("the snapshot's columns of cube {} do not fit its model", self.cube.name);
+        }
         *self = CubeStore::new(self.cube.clone());
-        for (members, values) in cells {
-            let key: Vec<u32> = self.members.iter_mut().zip(&members).map(|(m, name)| m.code(name)).collect();
-            let r = self.row(&key);
-            for (col, v) in self.values.iter_mut().zip(values) {
-                col[r] = v;
+        for (m, names) in self.members.iter_mut().zip(c.members) {
+            for n in names {
+                m.code(&n);
             }
         }
+        for r in 0..rows {
+            let key: Vec<u32> = c.codes.iter().map(|col| col[r]).collect();
+            let row = self.row(&key);
+            for (col, v) in self.values.iter_mut().zip(&c.values) {
+                col[row] = v[r];
+            }
+        }
+        Ok(())
     }
 
     /// The cube as Arrow batches of up to CHUNK rows; only chunks changed since the last call
@@ -419,8 +448,11 @@ mod tests {
         let units = after[0].column(3).as_any().downcast_ref::<Int64Array>().unwrap();
         assert_eq!((amount.value(3), units.value(3)), (1.5, 3));
         let mut again = CubeStore::new(c.cube.clone());
-        again.set_cells(c.cells());
-        assert_eq!(again.len(), n);
+        again.set_columns(c.columns()).unwrap();
+        assert_eq!((again.len(), again.columns()), (n, c.columns()));
+        let mut bad = c.columns();
+        bad.codes[0][0] = 99;
+        assert!(again.set_columns(bad).unwrap_err().to_string().contains("do not fit"));
     }
 
     #[test]
