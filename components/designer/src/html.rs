@@ -108,7 +108,10 @@ pub fn model(p: &ModelPage) -> String {
         let cn = esc(&c.name);
         body += &format!("<div class=\"cube\" id=\"cube-{cn}\"><h2>Cube {cn}</h2><table><tr><th>Column</th><th>Kind</th><th>Details</th><th></th></tr>");
         for d in &c.dimensions {
-            let members = d.members.as_ref().map(|m| m.join(", ")).unwrap_or_else(|| "open (any member)".into());
+            let mut members = d.members.as_ref().map(|m| m.join(", ")).unwrap_or_else(|| "open (any member)".into());
+            if !d.levels.is_empty() {
+                members += &format!("; hierarchy: {} → {}", d.name, d.levels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(" → "));
+            }
             body += &format!(
                 "<tr><td>{}</td><td>dimension</td><td>{}</td><td><form class=\"inline\" method=\"post\" action=\"/models/{name}/edit\">{}<input type=\"hidden\" name=\"name\" value=\"{}\"><button>Remove</button></form></td></tr>",
                 esc(&d.name),
