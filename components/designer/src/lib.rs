@@ -1,12 +1,11 @@
 //! triad-designer: the Design Center (docs/designer.md).
 //!
 //! `active` (active/passive by a coordinator lease), `db` (state in the cluster database),
-//! `editor` (model edits), `csvload` (CSV checks), `roles` (rights), `auth` (passwords,
+//! `editor` (model edits), `roles` (rights), `auth` (passwords,
 //! sessions), `html` (pages), `web` (routes), `openapi` (the API document).
 
 pub mod active;
 pub mod auth;
-pub mod csvload;
 pub mod db;
 pub mod editor;
 pub mod html;

@@ -1,5 +1,5 @@
 //! The HTTP side: pages (cookie sessions) and the REST API under /api (session or Basic
-//! credentials), both thin over `db`, `editor`, `csvload` and `roles`. While this instance is
+//! credentials), both thin over `db`, `editor`, `roles` and the engine crate's `csvload`. While this instance is
 //! passive every route but /health and /api/openapi.json answers 503.
 
 use std::collections::HashMap;
@@ -22,7 +22,8 @@ use crate::auth::{self, COOKIE, Credentials};
 use crate::db::{self, Refusal, User};
 use crate::editor::{self, Edit, FieldError};
 use crate::roles::{self, Action};
-use crate::{csvload, html, openapi};
+use crate::{html, openapi};
+use triad_engine::csvload;
 
 #[derive(Clone)]
 pub struct App {

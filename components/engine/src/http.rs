@@ -8,7 +8,10 @@
 //! | `GET /api/models` | the published models |
 //! | `POST /api/models/validate` | body: a model; 200 or 422 with `errors: [{path, message}]` |
 //! | `POST /api/models` | body `{"model": {...}, "published_by": "..."}`: publish to every engine (one log entry) |
+//! | `GET /api/cubes` | every cube: columns (dimensions with their levels, measures), cells, local_only |
 //! | `POST /api/cubes/{model}/{cube}/rows` | body: JSON array of cells; all or nothing |
+//! | `POST /api/cubes/{model}/{cube}/csv[?wait=true]` | body: CSV with a header row; 202 with the load's id (or, with `wait`, its outcome: 200, 422 with every rejected line, 404, 503) |
+//! | `GET /api/loads`, `GET /api/loads/{id}` | loads and their progress: state, rows checked, rejected lines, log position |
 //! | `GET /api/peer/ping`, `POST /api/peer/leaving?host=H` | between engines (also on `engine_peer`, 7100) |
 
 use std::collections::HashMap;
@@ -24,12 +27,14 @@ use serde_json::{Value, json};
 
 use crate::cluster::Departures;
 use crate::engine::Engine;
+use crate::loads::{self, Loads};
 use crate::model::Model;
 
 #[derive(Clone)]
 pub struct Api {
     pub engine: Arc<Engine>,
     pub departures: Arc<Departures>,
+    pub loads: Arc<Loads>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -40,7 +45,11 @@ pub fn router(api: Api) -> Router {
         .route("/api/models", get(models).post(publish))
         .route("/api/models/validate", post(validate))
         // Bulk loads (the designer's CSV loads, the demo) send large batches.
+        .route("/api/cubes", get(cubes))
         .route("/api/cubes/{model}/{cube}/rows", post(rows).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
+        .route("/api/cubes/{model}/{cube}/csv", post(csv).layer(axum::extract::DefaultBodyLimit::max(1 << 30)))
+        .route("/api/loads", get(|State(a): State<Api>| async move { Json(a.loads.list()) }))
+        .route("/api/loads/{id}", get(load))
         .merge(peer_router(api.clone()))
         .with_state(api)
 }
@@ -126,6 +135,43 @@ async fn rows(State(a): State<Api>, Path((model, cube)): Path<(String, String)>,
     match a.engine.write(entries).await {
         Ok(pos) => Json(json!({"rows": n, "log_position": pos})).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("{e:#}")}))).into_response(),
+    }
+}
+
+async fn cubes(State(a): State<Api>) -> Json<Value> {
+    let image = a.engine.image.lock().unwrap();
+    Json(Value::Array(
+        image
+            .cubes
+            .iter()
+            .map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.len(), "local_only": s.cube.local_only, "dimensions": s.cube.dimensions.iter().map(|d| json!({"name": d.name, "levels": d.levels.iter().map(|l| &l.name).collect::<Vec<_>>()})).collect::<Vec<_>>(), "measures": s.cube.measures}))
+            .collect(),
+    ))
+}
+
+async fn csv(State(a): State<Api>, Path((model, cube)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>, text: String) -> Response {
+    if !a.engine.serving() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("the engine on {} is not serving", a.engine.me)}))).into_response();
+    }
+    let (id, task) = loads::start(a.engine.clone(), a.loads.clone(), model, cube, text);
+    if q.get("wait").is_none_or(|w| w == "false") {
+        return (StatusCode::ACCEPTED, Json(json!({"load": id, "progress": format!("/api/loads/{id}")}))).into_response();
+    }
+    let _ = task.await;
+    let load = a.loads.get(id).expect("a load just started is kept");
+    let code = match (&load.state, &load.error) {
+        (loads::State::Done, _) => StatusCode::OK,
+        (loads::State::Rejected, _) => StatusCode::UNPROCESSABLE_ENTITY,
+        (_, Some(e)) if e.contains("does not exist") => StatusCode::NOT_FOUND,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (code, Json(load)).into_response()
+}
+
+async fn load(State(a): State<Api>, Path(id): Path<u64>) -> Response {
+    match a.loads.get(id) {
+        Some(l) => Json(l).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no load {id} on this engine (loads are kept in memory by the engine that took them)")}))).into_response(),
     }
 }
 

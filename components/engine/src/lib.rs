@@ -5,16 +5,18 @@
 //! sharing a transaction), `snapshot` (images in the cluster database), `sql` (the PostgreSQL
 //! protocol on DataFusion), `extended` (its extended protocol), `catalog` (the SQL session:
 //! cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's result column names),
-//! `http` (the HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP
+//! `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP
 //! probes).
 
 pub mod catalog;
 pub mod cluster;
 pub mod colnames;
+pub mod csvload;
 pub mod engine;
 pub mod extended;
 pub mod group_commit;
 pub mod http;
+pub mod loads;
 pub mod log;
 pub mod model;
 pub mod probe;

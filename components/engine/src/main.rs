@@ -60,12 +60,13 @@ async fn run(cluster: Cluster, args: Args) -> anyhow::Result<()> {
 
     let http_addr = cluster.addr(&host, ports.engine_http);
     let listener = tokio::net::TcpListener::bind(&http_addr).await.with_context(|| format!("binding HTTP on {http_addr}"))?;
-    let app = http::router(http::Api { engine: engine.clone(), departures: departures.clone() });
+    let api = http::Api { engine: engine.clone(), departures: departures.clone(), loads: Default::default() };
+    let app = http::router(api.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let peer_addr = cluster.addr(&host, ports.engine_peer);
     let peer_listener = tokio::net::TcpListener::bind(&peer_addr).await.with_context(|| format!("binding the peer port on {peer_addr}"))?;
-    let peer_app = http::peer_router(http::Api { engine: engine.clone(), departures: departures.clone() }).with_state(http::Api { engine: engine.clone(), departures: departures.clone() });
+    let peer_app = http::peer_router(api.clone()).with_state(api.clone());
     tokio::spawn(async move { axum::serve(peer_listener, peer_app).await });
 
     let sql_addr = cluster.addr(&host, ports.engine_sql);

@@ -170,6 +170,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     }
     prepared_statements(&e2);
     catalog_queries(&e2);
+    csv_loads(&e1, &e2);
     differential_against_postgres(&e1, &e2, &as_pg);
 
     // A local_only cube: written on e1, visible there only, never in the log.
@@ -325,4 +326,29 @@ fn catalog_queries(e: &str) {
     assert_eq!(meta("SELECT current_database()"), "triad");
     let info = meta("SELECT column_name FROM information_schema.columns WHERE table_schema = 'sales' AND table_name = 'revenue' ORDER BY ordinal_position");
     assert_eq!(info.lines().collect::<Vec<_>>(), ["region", "month", "amount", "units"]);
+}
+
+/// CSV loads through the HTTP API: waited for, refused whole with every bad line, followed by
+/// progress polling; the cells reach the other engine.
+fn csv_loads(e1: &str, e2: &str) {
+    let model = r#"{"model": {"name": "l", "cubes": [{"name": "c", "dimensions": [{"name": "k", "levels": [{"name": "kg", "parents": {"a": "g1", "b": "g1", "c": "g2"}}]}],
+        "measures": [{"name": "v", "type": "integer"}]}]}, "published_by": "test"}"#;
+    assert_eq!(http(e1, "POST", "/api/models", model).0, 200);
+    let (code, body) = http(e1, "POST", "/api/cubes/l/c/csv?wait=true", "k,v\na,1\nb,2\n");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""state":"done""#) && body.contains(r#""rows":2"#), "{body}");
+    let (code, body) = http(e1, "POST", "/api/cubes/l/c/csv?wait=true", "k,v\nc,3\nzz,4\nc,many\n");
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains(r#""line":3"#) && body.contains(r#""line":4"#) && body.contains("no parent in level"), "{body}");
+    let (code, body) = http(e1, "POST", "/api/cubes/l/c/csv?wait=true", "k,kg,v\nc,g2,3\n");
+    assert!(code == 422 && body.contains("is a level of dimension"), "{code} {body}");
+    assert_eq!(http(e1, "POST", "/api/cubes/l/nope/csv?wait=true", "k,v\na,1\n").0, 404);
+    let (code, body) = http(e1, "POST", "/api/cubes/l/c/csv", "k,v\nc,30\n");
+    assert_eq!(code, 202, "{body}");
+    let id = body.split(r#""load":"#).nth(1).and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next()).unwrap().to_string();
+    eventually(20, "the load done", || http(e1, "GET", &format!("/api/loads/{id}"), "").1.contains(r#""state":"done""#).then_some(()));
+    let sums = eventually(20, "the loads on e2", || psql(e2, "secret", "SELECT kg, sum(v) FROM l.c GROUP BY kg ORDER BY kg").ok().filter(|r| r.lines().count() == 2));
+    assert_eq!(sums, "g1|3\ng2|30", "nothing of the refused loads was applied");
+    let cubes = http(e1, "GET", "/api/cubes", "").1;
+    assert!(cubes.contains(r#""levels":["kg"]"#) && cubes.contains(r#""cube":"l.c""#), "{cubes}");
 }

@@ -1,28 +1,36 @@
-//! CSV data loads: a header row naming cube columns, then one cell per row. Every row is
-//! checked against the published cube exactly as the engines check writes; a load with any
-//! rejected row loads nothing and reports every rejected row (line and reason), so a file is
-//! never half-applied.
+//! CSV data loads (the engine's `/api/cubes/{model}/{cube}/csv` and the designer's loads): a
+//! header row naming cube columns, then one cell per row. Every row is checked against the
+//! published cube exactly as writes are; a load with any rejected row loads nothing and reports
+//! every rejected row (line and reason), so a file is never half-applied.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use triad_engine::model::Cube;
-use triad_engine::store::CubeStore;
+use crate::model::Cube;
+use crate::store::CubeStore;
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rejected {
     /// 1-based line of the file (the header is line 1).
     pub line: u64,
     pub message: String,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub rows: usize,
     pub rejected: Vec<Rejected>,
 }
 
+/// Rows between two progress calls.
+pub const PROGRESS_EVERY: usize = 100_000;
+
 /// Parses and checks `text`; the cells to append when nothing was rejected.
 pub fn check(cube: &Cube, text: &str) -> (Vec<Map<String, Value>>, Report) {
+    check_with_progress(cube, text, &mut |_| {})
+}
+
+/// `check`, calling `progress` with the rows checked so far every PROGRESS_EVERY rows.
+pub fn check_with_progress(cube: &Cube, text: &str, progress: &mut dyn FnMut(usize)) -> (Vec<Map<String, Value>>, Report) {
     let store = CubeStore::new(cube.clone());
     let mut rejected = vec![];
     let mut cells = vec![];
@@ -32,12 +40,15 @@ pub fn check(cube: &Cube, text: &str) -> (Vec<Map<String, Value>>, Report) {
         Err(e) => return (vec![], Report { rows: 0, rejected: vec![Rejected { line: 1, message: format!("unreadable header: {e}") }] }),
     };
     let known = |h: &str| cube.dimensions.iter().any(|d| d.name.eq_ignore_ascii_case(h)) || cube.measures.iter().any(|m| m.name.eq_ignore_ascii_case(h));
-    let unknown: Vec<&String> = header.iter().filter(|h| !known(h)).collect();
+    let unknown: Vec<&String> = header.iter().filter(|h| !known(h) && cube.level_of(h).is_none()).collect();
+    let levels: Vec<String> = header.iter().filter_map(|h| cube.level_of(h).map(|d| format!("{h:?} is a level of dimension {:?}, derived from its members", d.name))).collect();
     if header.is_empty() || header.iter().all(String::is_empty) {
         rejected.push(Rejected { line: 1, message: "the file is empty: the first line must name the cube's columns".into() });
     } else if !unknown.is_empty() {
         let columns: Vec<&str> = cube.dimensions.iter().map(|d| d.name.as_str()).chain(cube.measures.iter().map(|m| m.name.as_str())).collect();
         rejected.push(Rejected { line: 1, message: format!("unknown column(s) {unknown:?} in the header; cube {} has {}", cube.name, columns.join(", ")) });
+    } else if !levels.is_empty() {
+        rejected.push(Rejected { line: 1, message: format!("{}: write the dimension's members instead", levels.join("; ")) });
     }
     if !rejected.is_empty() {
         return (vec![], Report { rows: 0, rejected });
@@ -46,6 +57,9 @@ pub fn check(cube: &Cube, text: &str) -> (Vec<Map<String, Value>>, Report) {
     let mut rows = 0;
     for record in reader.records() {
         rows += 1;
+        if rows % PROGRESS_EVERY == 0 {
+            progress(rows);
+        }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -83,7 +97,7 @@ pub fn check(cube: &Cube, text: &str) -> (Vec<Map<String, Value>>, Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use triad_engine::model::Model;
+    use crate::model::Model;
 
     fn cube() -> Cube {
         Model::from_json(serde_json::json!({"name": "s", "cubes": [{"name": "c",
