@@ -192,9 +192,8 @@ impl Engine {
 
     /// A starting engine begins from the newest snapshot, then applies the log after it.
     async fn load_snapshot(&self, client: &tokio_postgres::Client) -> Result<()> {
-        let Some(snapshot) = crate::snapshot::load_latest(client).await? else { return Ok(()) };
-        let pos = snapshot.pos;
-        let (image, users) = snapshot.restore()?;
+        let Some((image, users)) = crate::snapshot::load_latest(client).await? else { return Ok(()) };
+        let pos = image.applied;
         let cells: usize = image.cubes.values().map(|c| c.len()).sum();
         {
             let mut mine = self.image.lock().unwrap();

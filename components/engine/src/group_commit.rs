@@ -67,7 +67,10 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Request>, dsn: String, me: String, 
         let sizes: Vec<usize> = group.iter().map(|(e, _)| e.len()).collect();
         let all: Entries = group.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
         let result = async {
-            if client.is_none() {
+            // A connection closed while idle (the internal HAProxy's 30 min timeout, a
+            // database restart) is replaced before use: nothing was sent on it, so no write
+            // is in doubt. A failure during the commit is reported, never retried blindly.
+            if client.as_ref().is_none_or(|c| c.is_closed()) {
                 client = Some(log::connect(&dsn).await?);
             }
             log::append(client.as_mut().unwrap(), &all, &me).await

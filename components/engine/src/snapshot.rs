@@ -73,15 +73,21 @@ impl Snapshot {
     }
 }
 
-pub async fn load_latest(c: &Client) -> Result<Option<Snapshot>> {
+/// The newest snapshot, restored to an image (its log position in `image.applied`).
+/// Parsing and indexing millions of cells is CPU work for seconds: it runs off the async
+/// threads, so the registration lease keeps being renewed meanwhile.
+pub async fn load_latest(c: &Client) -> Result<Option<(Image, HashMap<String, String>)>> {
     let Some(row) = c.query_opt("SELECT image FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 1", &[]).await? else { return Ok(None) };
-    Ok(Some(serde_json::from_slice(row.get::<_, &[u8]>(0)).context("reading the newest snapshot")?))
+    let bytes: Vec<u8> = row.get(0);
+    let restored = tokio::task::spawn_blocking(move || serde_json::from_slice::<Snapshot>(&bytes).context("reading the newest snapshot")?.restore()).await??;
+    Ok(Some(restored))
 }
 
 /// Stores a snapshot and keeps only the two newest.
-pub async fn save(c: &Client, s: &Snapshot, by: &str) -> Result<()> {
-    let bytes = serde_json::to_vec(s)?;
-    c.execute("INSERT INTO triad_engine.snapshots (pos, taken_by, image) VALUES ($1, $2, $3) ON CONFLICT (pos) DO NOTHING", &[&s.pos, &by, &bytes]).await?;
+pub async fn save(c: &Client, s: Snapshot, by: &str) -> Result<()> {
+    let pos = s.pos;
+    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(&s)).await??;
+    c.execute("INSERT INTO triad_engine.snapshots (pos, taken_by, image) VALUES ($1, $2, $3) ON CONFLICT (pos) DO NOTHING", &[&pos, &by, &bytes]).await?;
     c.execute("DELETE FROM triad_engine.snapshots WHERE pos < (SELECT min(pos) FROM (SELECT pos FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 2) newest)", &[]).await?;
     Ok(())
 }
@@ -116,7 +122,7 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
             Snapshot::take(&image, &users)
         };
         let pos = snapshot.pos;
-        let r = async { save(&log::connect(&engine.dsn).await?, &snapshot, &engine.me).await }.await;
+        let r = async { save(&log::connect(&engine.dsn).await?, snapshot, &engine.me).await }.await;
         match r {
             Ok(()) => {
                 last = pos;

@@ -139,6 +139,12 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     // Writing a cell again sets it.
     psql(&e2, "secret", "INSERT INTO sales.revenue (region, month, amount) VALUES ('south', '2026-01', 5)").unwrap();
     assert_eq!(psql(&e2, "secret", "SELECT amount, units FROM sales.revenue WHERE region = 'south'").unwrap(), "5|1");
+    // The database drops e2's connections (as an idle timeout in HAProxy would): the next
+    // write still succeeds at the first attempt (a closed connection is replaced before use).
+    let out = as_pg(&["psql", "-X", "-At", "-h", &e1, "-p", "5000", "-U", "postgres", "-d", "triad", "-c", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'triad-engine-e2'"]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().parse::<i32>().unwrap() >= 1, "e2's connections were there to drop");
+    std::thread::sleep(Duration::from_millis(500));
+    psql(&e2, "secret", "INSERT INTO sales.revenue (region, month, amount) VALUES ('south', '2026-01', 5)").unwrap();
 
     // Bad input: clear errors, nothing written.
     let err = psql(&e1, "secret", "SELECT region FROM sales.revenue WHERE amount > )").unwrap_err();
