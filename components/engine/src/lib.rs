@@ -3,10 +3,10 @@
 //! `model` (the cube model format), `store` (cells in memory, Arrow batches), `log` (the change
 //! log in the cluster database), `engine` (writes and replication), `group_commit` (writes
 //! sharing a transaction), `snapshot` (images in the cluster database), `sql` (the PostgreSQL
-//! protocol on DataFusion), `extended` (its extended protocol), `catalog` (the SQL session:
-//! cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's result column names),
-//! `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP
-//! probes).
+//! protocol on DataFusion), `extended` (its extended protocol), `update` (UPDATE of cells),
+//! `catalog` (the SQL session: cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's
+//! result column names), `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the
+//! HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP probes).
 
 pub mod catalog;
 pub mod cluster;
@@ -23,3 +23,4 @@ pub mod probe;
 pub mod snapshot;
 pub mod sql;
 pub mod store;
+pub mod update;

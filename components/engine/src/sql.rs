@@ -1,5 +1,6 @@
 //! SQL for BI clients over the PostgreSQL protocol (pgwire): SELECT runs on DataFusion over
-//! the in-memory cubes (tables `<model>.<cube>`); INSERT writes cells through the change log;
+//! the in-memory cubes (tables `<model>.<cube>`); INSERT and UPDATE (`update`) write cells
+//! through the change log;
 //! BEGIN/COMMIT/SET are accepted for drivers' sake (each write commits on its own).
 //! Passwords are checked against the argon2 hashes of the cluster's users.
 
@@ -88,9 +89,10 @@ impl SqlHandler {
             Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
             Statement::Set(_) => Ok(Response::Execution(Tag::new("SET"))),
             Statement::Query(_) => self.select(&stmt.to_string(), format).await,
-            Statement::Update { .. } | Statement::Delete(_) => Err(user_error(
+            Statement::Update(u) => self.update(u).await,
+            Statement::Delete(_) => Err(user_error(
                 "0A000",
-                "cells are written with INSERT (it sets the cell addressed by every dimension; unnamed measures keep their value); UPDATE and DELETE are not supported",
+                "cells are not deleted: set their measures to NULL with UPDATE or INSERT (a cell is addressed by every dimension; unnamed measures keep their value)",
                 None,
             )),
             other => Err(user_error("0A000", format!("not supported by the cube engine: {}", other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")), None)),

@@ -146,6 +146,21 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     std::thread::sleep(Duration::from_millis(500));
     psql(&e2, "secret", "INSERT INTO sales.revenue (region, month, amount) VALUES ('south', '2026-01', 5)").unwrap();
 
+    // UPDATE sets measures of the cells that match, computed on the image, in one commit.
+    let out = psql(&e1, "secret", "UPDATE sales.revenue SET amount = amount * 2, units = units + 1 WHERE region = 'north'").unwrap();
+    assert_eq!(out, "UPDATE 2");
+    let by_region = eventually(20, "the update on e2", || psql(&e2, "secret", "SELECT region, sum(amount), sum(units) FROM sales.revenue GROUP BY region ORDER BY region").ok().filter(|r| r.starts_with("north|24")));
+    assert_eq!(by_region, "north|24|11\nsouth|5|1");
+    let err = psql(&e1, "secret", "UPDATE sales.revenue SET units = units * 1.5").unwrap_err();
+    assert!(err.contains("integer"), "a non-integer for an integer measure: {err}");
+    let err = psql(&e1, "secret", "UPDATE sales.revenue SET region = 'x'").unwrap_err();
+    assert!(err.contains("addresses cells"), "{err}");
+    let err = psql(&e1, "secret", "UPDATE sales.revenue SET colour = 1").unwrap_err();
+    assert!(err.contains("\"colour\"") && err.contains("does not exist"), "{err}");
+    assert_eq!(psql(&e1, "secret", "UPDATE sales.revenue SET amount = 0 WHERE region = 'nowhere'").unwrap(), "UPDATE 0");
+    assert_eq!(psql(&e1, "secret", "SELECT sum(units) FROM sales.revenue").unwrap(), "12", "the refused updates changed nothing");
+    assert!(psql(&e1, "secret", "DELETE FROM sales.revenue").unwrap_err().contains("not deleted"));
+
     // Bad input: clear errors, nothing written.
     let err = psql(&e1, "secret", "SELECT region FROM sales.revenue WHERE amount > )").unwrap_err();
     assert!(err.contains("syntax error") && err.contains("LINE 1"), "the error names the position: {err}");
