@@ -30,6 +30,9 @@ pub const DATABASE: &str = "triad";
 /// Schemas that are not models.
 const SYSTEM_SCHEMAS: [&str; 3] = ["pg_catalog", "information_schema", "public"];
 
+/// One cube for a query: model, cube, schema and its Arrow batches.
+pub type CubeTable = (String, String, SchemaRef, Vec<RecordBatch>);
+
 pub struct Sessions {
     base: SessionContext,
     parser: PostgresCompatibilityParser,
@@ -51,7 +54,7 @@ impl Sessions {
 
     /// A session over `tables` (every cube as `model.cube`) with a memory pool of `budget`
     /// bytes. Cube schemas are replaced whole, so a query sees each model at one log position.
-    pub fn session(&self, tables: Vec<(String, String, SchemaRef, Vec<RecordBatch>)>, budget: usize) -> DfResult<SessionContext> {
+    pub fn session(&self, tables: Vec<CubeTable>, budget: usize) -> DfResult<SessionContext> {
         let catalog = self.base.catalog(DATABASE).expect("the triad catalog is registered at start");
         let mut models: std::collections::BTreeMap<String, Arc<MemorySchemaProvider>> = Default::default();
         // The chunks dealt round-robin into one partition per core: aggregation runs in parallel.

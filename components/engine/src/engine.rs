@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
@@ -208,8 +206,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Every cube as an Arrow batch, for a query.
-    pub fn tables(&self) -> Result<Vec<(String, String, SchemaRef, Vec<RecordBatch>)>> {
+    /// Every cube's schema and Arrow batches, for a query.
+    pub fn tables(&self) -> Result<Vec<crate::catalog::CubeTable>> {
         let mut image = self.image.lock().unwrap();
         image.cubes.iter_mut().map(|((m, c), store)| Ok((m.clone(), c.clone(), store.schema(), store.batches()?))).collect()
     }

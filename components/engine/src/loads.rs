@@ -96,6 +96,8 @@ pub fn start(engine: Arc<Engine>, loads: Arc<Loads>, model: String, cube: String
             return loads.update(id, |l| (l.state, l.rows_checked, l.rows, l.rejected) = (State::Rejected, report.rows, Some(report.rows), report.rejected));
         }
         loads.update(id, |l| (l.state, l.rows_checked, l.rows) = (State::Writing, report.rows, Some(report.rows)));
+        // Checked again against the image as it is now: a model published while the file was
+        // being checked must not let rows through that it no longer accepts.
         let written = match engine.check_cells(&model, &cube, &cells) {
             Ok(entries) => engine.write(entries).await,
             Err(e) => Err(e),

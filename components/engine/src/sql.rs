@@ -39,6 +39,15 @@ pub(crate) fn user_error(code: &str, message: impl Into<String>, position: Optio
     PgWireError::UserError(Box::new(info))
 }
 
+/// `model.cube` (quotes removed) of an INSERT's or UPDATE's target.
+pub(crate) fn cube_name(name: &impl std::fmt::Display) -> PgWireResult<(String, String)> {
+    let table = name.to_string().replace('"', "");
+    match table.split_once('.') {
+        Some((model, cube)) => Ok((model.to_string(), cube.to_string())),
+        None => Err(user_error("42P01", format!("name the cube as <model>.<cube>, not {table:?}"), None)),
+    }
+}
+
 /// Parses SQL as PostgreSQL clients send it; a syntax error carries its position.
 pub(crate) fn parse(sessions: &Sessions, sql: &str) -> PgWireResult<Vec<Statement>> {
     sessions.parse(sql).map_err(|e| {
@@ -100,8 +109,7 @@ impl SqlHandler {
     }
 
     async fn insert(&self, insert: datafusion::sql::sqlparser::ast::Insert) -> PgWireResult<Response> {
-        let table = insert.table.to_string().replace('"', "");
-        let (model, cube) = table.split_once('.').ok_or_else(|| user_error("42P01", format!("name the cube as <model>.<cube>, not {table:?}"), None))?;
+        let (model, cube) = &cube_name(&insert.table)?;
         let columns: Vec<String> = insert.columns.iter().map(|c| c.to_string().replace('"', "")).collect();
         let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(v)) => &v.rows,

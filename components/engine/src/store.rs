@@ -147,9 +147,13 @@ impl CubeStore {
     }
 
     pub fn schema(&self) -> SchemaRef {
+        self.schema_with(&self.views())
+    }
+
+    fn schema_with(&self, views: &[Vec<bool>]) -> SchemaRef {
         let mut fields: Vec<Field> = vec![];
         let text = |view: bool| if view { DataType::Utf8View } else { dictionary() };
-        for (d, views) in self.cube.dimensions.iter().zip(self.views()) {
+        for (d, views) in self.cube.dimensions.iter().zip(views) {
             fields.push(Field::new(&d.name, text(views[0]), false));
             fields.extend(d.levels.iter().zip(&views[1..]).map(|(l, v)| Field::new(&l.name, text(*v), true)));
         }
@@ -249,7 +253,7 @@ impl CubeStore {
         self.chunks[r / CHUNK] = None;
     }
 
-    /// Every cell (dimension members, measures), for a snapshot.
+    /// Every cell as (members, measures) in row order: for comparing images.
     pub fn cells(&self) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
         (0..self.len())
             .map(|r| (self.codes.iter().zip(&self.members).map(|(c, m)| m.names[c[r] as usize].clone()).collect(), self.values.iter().map(|v| v[r]).collect()))
@@ -292,8 +296,8 @@ impl CubeStore {
     /// The cube as Arrow batches of up to CHUNK rows; only chunks changed since the last call
     /// are rebuilt. Dimension and level columns are dictionaries over the members.
     pub fn batches(&mut self) -> Result<Vec<RecordBatch>> {
-        let schema = self.schema();
         let views = self.views();
+        let schema = self.schema_with(&views);
         if views != self.built_views {
             // A column changed representation (it grew past VIEW_ABOVE members, or a new
             // hierarchy): every chunk must share the new schema.

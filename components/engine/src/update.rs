@@ -14,7 +14,7 @@ use pgwire::api::results::{Response, Tag};
 use pgwire::error::PgWireResult;
 use serde_json::{Map, Value};
 
-use crate::sql::{SqlHandler, normalise, run_query, user_error};
+use crate::sql::{SqlHandler, cube_name, normalise, run_query, user_error};
 
 impl SqlHandler {
     pub(crate) async fn update(&self, u: Update) -> PgWireResult<Response> {
@@ -24,8 +24,8 @@ impl SqlHandler {
         let TableFactor::Table { name, .. } = &u.table.relation else {
             return Err(user_error("0A000", "UPDATE names a cube as <model>.<cube>", None));
         };
-        let table = name.to_string().replace('"', "");
-        let (model, cube) = table.split_once('.').ok_or_else(|| user_error("42P01", format!("name the cube as <model>.<cube>, not {table:?}"), None))?;
+        let (model, cube) = &cube_name(name)?;
+        let table = format!("{model}.{cube}");
         let definition = self.engine.image.lock().unwrap().cube(model, cube).map(|s| s.cube.clone());
         let definition = definition.ok_or_else(|| user_error("42P01", format!("relation \"{table}\" does not exist"), None))?;
 
