@@ -9,6 +9,7 @@
 //! HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP probes).
 
 pub mod catalog;
+pub mod cellvalue;
 pub mod cluster;
 pub mod colnames;
 pub mod csvload;
@@ -20,7 +21,11 @@ pub mod loads;
 pub mod log;
 pub mod model;
 pub mod probe;
+pub mod query_runtime;
+pub mod session;
+pub mod settings;
 pub mod snapshot;
 pub mod sql;
 pub mod store;
+pub mod txn;
 pub mod update;

@@ -1,7 +1,8 @@
 //! SQL for BI clients over the PostgreSQL protocol (pgwire): SELECT runs on DataFusion over
 //! the in-memory cubes (tables `<model>.<cube>`); INSERT and UPDATE (`update`) write cells
-//! through the change log;
-//! BEGIN/COMMIT/SET are accepted for drivers' sake (each write commits on its own).
+//! through the change log, in transactions with PostgreSQL's semantics (`txn`); SET, SHOW and
+//! the other session statements act on the connection's `session`. Every statement the engine
+//! does not implement is refused with SQLSTATE 0A000, never ignored.
 //! Passwords are checked against the argon2 hashes of the cluster's users.
 
 use std::fmt::Debug;
@@ -14,20 +15,25 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
-use futures::stream;
+use futures::{Sink, SinkExt, stream};
 use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password};
 use pgwire::api::portal::Format;
-use pgwire::api::query::SimpleQueryHandler;
+use pgwire::api::query::{SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query};
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::simplequery::Query;
 use serde_json::{Map, Value};
 
 use crate::catalog::Sessions;
 use crate::colnames::output_name;
 use crate::engine::Engine;
+use crate::session;
+use crate::txn::{Block, Control, Pending, Step};
 
 pub struct SqlHandler {
     pub engine: Arc<Engine>,
@@ -66,39 +72,132 @@ pub(crate) fn position_of(message: &str, sql: &str) -> Option<usize> {
 
 #[async_trait]
 impl SimpleQueryHandler for SqlHandler {
+    /// The simple protocol, with the transaction status of ReadyForQuery taken from the
+    /// session (pgwire's own bookkeeping cannot express ROLLBACK TO leaving an aborted block).
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let session = session::of(client);
+        for response in self.message(&session, &query.query).await {
+            match response {
+                Response::EmptyQuery => client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?,
+                Response::Query(q) => send_query_response(client, q, true).await?,
+                Response::Execution(tag) | Response::TransactionStart(tag) | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
+                Response::Error(e) => client.feed(PgWireBackendMessage::ErrorResponse((*e).into())).await?,
+                Response::CopyOut(c) => pgwire::api::copy::send_copy_out_response(client, c).await?,
+                Response::CopyIn(_) | Response::CopyBoth(_) => {
+                    let e = user_error("0A000", "COPY FROM STDIN is not supported: write cells with INSERT or the CSV load", None);
+                    client.feed(PgWireBackendMessage::ErrorResponse(ErrorInfo::from(e).into())).await?
+                }
+            }
+        }
+        let status = session.lock().unwrap().status();
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await
+    }
+
     async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
     {
-        self.check_serving()?;
-        let statements = parse(&self.engine.sessions, query)?;
-        let mut out = vec![];
-        for stmt in statements {
-            out.push(self.statement(stmt, &Format::UnifiedText).await?);
-        }
-        Ok(out)
+        // `on_query` above does the work; nothing calls this.
+        Err(user_error("XX000", format!("internal: the simple protocol bypassed its handler for {query:?}"), None))
     }
 }
 
 impl SqlHandler {
     pub(crate) fn check_serving(&self) -> PgWireResult<()> {
+        if let Some(fault) = self.engine.fault() {
+            return Err(user_error("57P03", format!("the engine on {} stopped serving: it cannot apply the change log ({fault})", self.engine.me), None));
+        }
         if !self.engine.serving() {
             return Err(user_error("57P03", format!("the engine on {} is not serving (starting, catching up or leaving the cluster)", self.engine.me), None));
         }
         Ok(())
     }
 
-    pub(crate) async fn statement(&self, mut stmt: Statement, format: &Format) -> PgWireResult<Response> {
+    /// One simple-query message: its statements in order, as one implicit transaction when
+    /// outside a block; the first error ends the message (and aborts what it belongs to).
+    async fn message(&self, session: &session::Shared, query: &str) -> Vec<Response> {
+        let statements = match self.check_serving().and_then(|()| parse(&self.engine.sessions, query)) {
+            Ok(s) => s,
+            Err(e) => {
+                session.lock().unwrap().txn.fail();
+                return vec![error_response(e)];
+            }
+        };
+        if statements.is_empty() {
+            return vec![Response::EmptyQuery];
+        }
+        {
+            let mut s = session.lock().unwrap();
+            if statements.len() > 1 && s.txn.block == Block::Idle {
+                s.txn.implicit = true;
+            }
+        }
+        let mut out = vec![];
+        for stmt in statements {
+            match self.statement(session, stmt, &Format::UnifiedText).await {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    out.push(error_response(e));
+                    return out;
+                }
+            }
+        }
+        let writes = session.lock().unwrap().txn.end_of_message();
+        if let Some(writes) = writes {
+            session.lock().unwrap().block_ended();
+            if let Err(e) = self.commit(writes).await {
+                out.push(error_response(e));
+            }
+        }
+        out
+    }
+
+    /// One statement in the session; an error aborts the block it runs in.
+    pub(crate) async fn statement(&self, session: &session::Shared, stmt: Statement, format: &Format) -> PgWireResult<Response> {
+        let timeout = session.lock().unwrap().settings.statement_timeout();
+        let run = self.run(session, stmt, format);
+        let result = match timeout {
+            Some(t) => tokio::time::timeout(t, run).await.unwrap_or_else(|_| Err(user_error("57014", "canceling statement due to statement timeout", None))),
+            None => run.await,
+        };
+        if result.is_err() {
+            session.lock().unwrap().txn.fail();
+        }
+        result
+    }
+
+    async fn run(&self, session: &session::Shared, mut stmt: Statement, format: &Format) -> PgWireResult<Response> {
+        let control = {
+            let s = session.lock().unwrap();
+            let control = session::control(&stmt, &s.settings)?;
+            s.txn.admit(control.as_ref()).map_err(session::refusal)?;
+            control
+        };
+        if let Some(c) = control {
+            return self.control(session, c).await;
+        }
+        if let Some(answer) = session::parameter_statement(&mut session.lock().unwrap(), &stmt) {
+            return answer;
+        }
         crate::colnames::alias_unnamed(&mut stmt);
         match stmt {
-            Statement::Insert(insert) => self.insert(insert).await,
-            Statement::StartTransaction { .. } => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
-            Statement::Commit { .. } => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
-            Statement::Rollback { .. } => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
-            Statement::Set(_) => Ok(Response::Execution(Tag::new("SET"))),
-            Statement::Query(_) => self.select(&stmt.to_string(), format).await,
-            Statement::Update(u) => self.update(u).await,
+            Statement::Insert(insert) => self.insert(session, insert).await,
+            Statement::Query(_) => self.select(session, &stmt.to_string(), format).await,
+            Statement::Explain { .. } => self.explain(session, &stmt.to_string()).await,
+            Statement::Update(u) => self.update(session, u).await,
             Statement::Delete(_) => Err(user_error(
                 "0A000",
                 "cells are not deleted: set their measures to NULL with UPDATE or INSERT (a cell is addressed by every dimension; unnamed measures keep their value)",
@@ -108,13 +207,80 @@ impl SqlHandler {
         }
     }
 
-    async fn insert(&self, insert: datafusion::sql::sqlparser::ast::Insert) -> PgWireResult<Response> {
+    async fn control(&self, session: &session::Shared, c: Control) -> PgWireResult<Response> {
+        let step = session.lock().unwrap().txn.control(c.clone()).map_err(session::refusal)?;
+        let ends = matches!(c, Control::Commit | Control::Rollback);
+        if ends {
+            session.lock().unwrap().block_ended();
+        }
+        match step {
+            Step::Reply { tag, .. } => Ok(match c {
+                Control::Begin { .. } => Response::TransactionStart(Tag::new(tag)),
+                Control::Commit | Control::Rollback => Response::TransactionEnd(Tag::new(tag)),
+                _ => Response::Execution(Tag::new(tag)),
+            }),
+            Step::Commit(writes) => {
+                self.commit(writes).await?;
+                Ok(Response::TransactionEnd(Tag::new("COMMIT")))
+            }
+        }
+    }
+
+    /// Writes a transaction's cells in one change-log transaction, checked once more against
+    /// the models as they are now.
+    async fn commit(&self, writes: Vec<Pending>) -> PgWireResult<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut groups: Vec<(&str, &str, Vec<Map<String, Value>>)> = vec![];
+        for w in &writes {
+            match groups.last_mut() {
+                Some((m, c, cells)) if *m == w.model && *c == w.cube => cells.push(w.cell.clone()),
+                _ => groups.push((&w.model, &w.cube, vec![w.cell.clone()])),
+            }
+        }
+        let refs: Vec<(&str, &str, &[Map<String, Value>])> = groups.iter().map(|(m, c, cells)| (*m, *c, cells.as_slice())).collect();
+        let checked = self.engine.check_writes(&refs).map_err(check_error)?;
+        self.engine.write(checked).await.map_err(|e| user_error("08006", format!("{e:#}"), None))?;
+        Ok(())
+    }
+
+    /// Cell writes of one statement: kept for the block's commit, or written now.
+    pub(crate) async fn write_cells(&self, session: &session::Shared, model: &str, cube: &str, cells: Vec<Map<String, Value>>) -> PgWireResult<usize> {
+        // Checked now, so that a bad row fails this statement as in PostgreSQL.
+        let checked = self.engine.check_cells(model, cube, &cells).map_err(check_error)?;
+        let n = checked.entries.len();
+        {
+            let mut s = session.lock().unwrap();
+            if s.read_only() {
+                return Err(user_error("25006", "cannot execute INSERT or UPDATE in a read-only transaction", None));
+            }
+            if s.txn.buffering() {
+                let pending = cells.into_iter().map(|cell| Pending { model: model.to_string(), cube: cube.to_string(), cell }).collect();
+                s.txn.buffer(pending).map_err(session::refusal)?;
+                return Ok(n);
+            }
+        }
+        self.engine.write(checked).await.map_err(|e| user_error("08006", format!("{e:#}"), None))?;
+        Ok(n)
+    }
+
+    async fn insert(&self, session: &session::Shared, insert: datafusion::sql::sqlparser::ast::Insert) -> PgWireResult<Response> {
+        if insert.on.is_some() {
+            return Err(user_error("0A000", "INSERT ... ON CONFLICT is not supported: an INSERT into a cube always writes its cells (a cell that exists is overwritten)", None));
+        }
+        if insert.returning.is_some() {
+            return Err(user_error("0A000", "INSERT ... RETURNING is not supported by the cube engine", None));
+        }
         let (model, cube) = &cube_name(&insert.table)?;
         let columns: Vec<String> = insert.columns.iter().map(|c| c.to_string().replace('"', "")).collect();
         let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(v)) => &v.rows,
-            _ => return Err(user_error("0A000", "INSERT takes VALUES rows", None)),
+            _ => return Err(user_error("0A000", "INSERT takes VALUES rows (INSERT ... SELECT and DEFAULT VALUES are not supported)", None)),
         };
+        if columns.is_empty() {
+            return Err(user_error("0A000", "INSERT into a cube names its columns: INSERT INTO model.cube (dimension, ..., measure, ...) VALUES (...)", None));
+        }
         let mut cells = vec![];
         for (i, row) in rows.iter().map(|r| &r.content).enumerate() {
             if row.len() != columns.len() {
@@ -126,14 +292,12 @@ impl SqlHandler {
             }
             cells.push(cell);
         }
-        let entries = self.engine.check_cells(model, cube, &cells).map_err(|e| user_error(if e.to_string().contains("does not exist") { "42P01" } else { "22023" }, e.to_string(), None))?;
-        let n = entries.len();
-        self.engine.write(entries).await.map_err(|e| user_error("08006", format!("{e:#}"), None))?;
+        let n = self.write_cells(session, model, cube, cells).await?;
         Ok(Response::Execution(Tag::new("INSERT").with_oid(0).with_rows(n)))
     }
 
-    async fn select(&self, sql: &str, format: &Format) -> PgWireResult<Response> {
-        let (schema, batches) = run_query(&self.engine, sql).await?;
+    async fn select(&self, session: &session::Shared, sql: &str, format: &Format) -> PgWireResult<Response> {
+        let (schema, batches) = run_query(&self.engine, Some(session), sql).await?;
         let batches: Vec<RecordBatch> = batches.into_iter().map(normalise).collect::<Result<_, _>>().map_err(|e| user_error("XX000", e.to_string(), None))?;
         // The planned schema: an empty result still describes its columns.
         let schema = wire_schema(&schema);
@@ -150,28 +314,69 @@ impl SqlHandler {
         }
         Ok(Response::Query(QueryResponse::new(fields, stream::iter(rows))))
     }
+
+    /// EXPLAIN: DataFusion's plan, one line a row in PostgreSQL's single `QUERY PLAN` column.
+    async fn explain(&self, session: &session::Shared, sql: &str) -> PgWireResult<Response> {
+        let (_, batches) = run_query(&self.engine, Some(session), sql).await?;
+        let mut lines = vec![];
+        for b in batches {
+            let b = normalise(b).map_err(|e| user_error("XX000", e.to_string(), None))?;
+            let (Some(kind), Some(plan)) = (b.column_by_name("plan_type"), b.column_by_name("plan")) else { continue };
+            let (kind, plan) = (kind.as_any().downcast_ref::<StringArray>(), plan.as_any().downcast_ref::<StringArray>());
+            let (Some(kind), Some(plan)) = (kind, plan) else { continue };
+            for r in 0..b.num_rows() {
+                lines.push(vec![format!("{}:", kind.value(r))]);
+                lines.extend(plan.value(r).lines().map(|l| vec![format!("  {l}")]));
+            }
+        }
+        session::text_rows(&["QUERY PLAN"], lines)
+    }
 }
 
-/// Runs a query on DataFusion over the current image, within the per-query memory budget:
-/// the result's schema and its rows.
-pub async fn run_query(engine: &Engine, sql: &str) -> PgWireResult<(SchemaRef, Vec<RecordBatch>)> {
+fn error_response(e: PgWireError) -> Response {
+    Response::Error(Box::new(ErrorInfo::from(e)))
+}
+
+/// A write refused by the model check: unknown cube (42P01) or a bad value (22023).
+fn check_error(e: anyhow::Error) -> PgWireError {
+    user_error(if e.to_string().contains("does not exist") { "42P01" } else { "22023" }, e.to_string(), None)
+}
+
+/// Runs a query on DataFusion over the current image (and the session's own uncommitted
+/// writes, with its parameters), within the per-query memory budget: the result's schema and
+/// its rows. Execution runs on the query threads (`query_runtime`), so that no query delays
+/// the engine's cluster duties, commits or log applying.
+pub async fn run_query(engine: &Engine, session: Option<&session::Shared>, sql: &str) -> PgWireResult<(SchemaRef, Vec<RecordBatch>)> {
     // At most `max_concurrent_queries` at once; the others wait their turn.
     let _permit = engine.query_slots.acquire().await.map_err(|e| user_error("XX000", e.to_string(), None))?;
-    let ctx = context(engine)?;
+    let ctx = context(engine, session)?;
     let df = ctx.sql(sql).await.map_err(|e| df_error(e, sql))?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    Ok((schema, df.collect().await.map_err(|e| df_error(e, sql))?))
+    let batches = crate::query_runtime::run(df.collect()).await.map_err(|e| user_error("XX000", e, None))?;
+    Ok((schema, batches.map_err(|e| df_error(e, sql))?))
 }
 
 /// A DataFusion session over the current image (every cube as `model.cube`, with
-/// `pg_catalog` and `information_schema`), within the per-query memory budget.
-pub(crate) fn context(engine: &Engine) -> PgWireResult<SessionContext> {
+/// `pg_catalog` and `information_schema`), within the per-query memory budget; with a SQL
+/// session, its uncommitted writes are visible and its parameters apply.
+pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgWireResult<SessionContext> {
     // A query gets its own budget, but never more than what the cubes leave of the process's.
     let e = &engine.cluster.file().engine;
     let left = (e.process_memory_budget.get() as usize).saturating_sub(engine.image.lock().unwrap().approx_bytes());
     let budget = (e.query_memory_budget.get() as usize).min(left).max(16 << 20);
-    let tables = engine.tables().map_err(|e| user_error("XX000", e.to_string(), None))?;
-    engine.sessions.session(tables, budget).map_err(|e| user_error("XX000", e.to_string(), None))
+    let (pending, settings) = match session {
+        Some(s) => {
+            let s = s.lock().unwrap();
+            (s.txn.pending().to_vec(), Some((s.settings.clone(), s.user.clone())))
+        }
+        None => (vec![], None),
+    };
+    let (tables, private) = engine.tables(&pending).map_err(|e| user_error("XX000", e.to_string(), None))?;
+    let ctx = engine.sessions.session(tables, private, budget).map_err(|e| user_error("XX000", e.to_string(), None))?;
+    if let Some((settings, user)) = settings {
+        crate::catalog::apply_settings(&ctx, &settings, &user).map_err(|e| user_error("XX000", e.to_string(), None))?;
+    }
+    Ok(ctx)
 }
 
 pub(crate) fn df_error(e: datafusion::error::DataFusionError, sql: &str) -> PgWireError {
