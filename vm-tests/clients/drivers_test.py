@@ -493,7 +493,11 @@ def _(ctx):
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd], check=True)
         try:
             screen = lambda: subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout  # noqa: E731
-            wait_for(lambda: "pgcli-ready>" in screen(), "pgcli shows its prompt", 30)
+            try:
+                wait_for(lambda: "pgcli-ready>" in screen(), "pgcli shows its prompt", 30)
+            except AssertionError as e:
+                err = Path(tmp, "stderr").read_text().strip().splitlines() if Path(tmp, "stderr").exists() else []
+                raise AssertionError(f"{e}; screen: {' | '.join(screen().split(chr(10))[-6:])}; stderr: {' | '.join(err[-3:])}") from None
             time.sleep(3)  # completions are refreshed in the background at start-up
             subprocess.run(["tmux", "send-keys", "-t", session, "SELECT region, sum(units) AS units FROM sales.revenue WHERE region = 'latam' GROUP BY region", "Enter"], check=True)
             wait_for(lambda: re.search(rf"\|\s*latam\s*\|\s*{e['units']}\s*\|", screen()), f"the screen shows latam | {e['units']}", 20)
@@ -659,7 +663,7 @@ def describe_failure(ctx, name, exc):
     for e in errors:
         lines.append(f"server refused ({e['step']}): {squash(e['sql'])}\n         -> ERROR {e['sqlstate']}: {e['message']}")
     if not errors:
-        sent = [e for e in events if e["kind"] in ("query", "columns") and e.get("sql")]
+        sent = [e for e in events if e["kind"] in ("query", "parse", "columns") and e.get("sql")]
         if sent:
             last = sent[-1]
             cols = next((e["columns"] for e in reversed(events) if e["kind"] == "columns" and e["sql"] == last["sql"]), None)
@@ -710,14 +714,15 @@ def main():
         if t.is_alive():
             outcome["exc"] = TimeoutError(f"no result within {a.timeout:.0f} s")
         time.sleep(0.2)  # let the relay record the last answers
+        sent = [{"sql": e["sql"], "params": e.get("params"), "failed": e.get("failed")} for e in ctx.events(name) if e["kind"] in ("query", "execute")]
         if "exc" not in outcome:
             print(f"PASS {name}", flush=True)
-            results.append({"check": name, "passed": True})
+            results.append({"check": name, "passed": True, "sent": sent})
         else:
             lines, errors = describe_failure(ctx, name, outcome["exc"])
             print(f"FAIL {name}: " + "\n       ".join(lines), flush=True)
             results.append({"check": name, "passed": False, "error": lines[0], "refused": errors, "details": lines[1:],
-                            "traceback": outcome.get("tb", "")})
+                            "traceback": outcome.get("tb", ""), "sent": sent})
     ctx.tag("")
     passed = sum(r["passed"] for r in results)
     failed = len(results) - passed

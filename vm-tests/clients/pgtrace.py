@@ -27,6 +27,7 @@ class Conn:
         self.pending = []           # [kind, sql]: parse, bind, describe, execute, close, sync, query
         self.statements = {}        # prepared statement name -> SQL
         self.portals = {}           # portal name -> SQL
+        self.portal_params = {}     # portal name -> parameter values (text format), or None
         self.negotiating = 0        # SSL/GSS requests the server has not answered yet
         self.startup = True         # the client's next message has no type byte
         self.encrypted = False
@@ -36,6 +37,7 @@ class Conn:
         event.update(tag=self.tag, t=time.time())
         with self.relay.lock:
             self.relay.log.append(event)
+        return event
 
     # client -> server
     def client_message(self, typ, body):
@@ -44,23 +46,26 @@ class Conn:
             sql = rest.split(b"\0", 1)[0].decode(errors="replace")
             self.statements[name] = sql
             self.pending.append(["parse", sql])
+            self.record(kind="parse", sql=sql)
         elif typ == b"B":
-            portal, stmt, _ = body.split(b"\0", 2)
+            portal, stmt, rest = body.split(b"\0", 2)
             self.portals[portal] = self.statements.get(stmt, "?")
+            self.portal_params[portal] = bind_params(rest)
             self.pending.append(["bind", self.portals[portal]])
         elif typ == b"D":
             name = body[1:].split(b"\0", 1)[0]
             self.pending.append(["describe", (self.statements if body[:1] == b"S" else self.portals).get(name, "?")])
         elif typ == b"E":
-            self.pending.append(["execute", self.portals.get(body.split(b"\0", 1)[0], "?")])
+            portal = body.split(b"\0", 1)[0]
+            sql = self.portals.get(portal, "?")
+            self.pending.append(["execute", sql, self.record(kind="execute", sql=sql, params=self.portal_params.get(portal))])
         elif typ == b"C":
             self.pending.append(["close", ""])
         elif typ == b"S":
             self.pending.append(["sync", ""])
         elif typ == b"Q":
             sql = body.rstrip(b"\0").decode(errors="replace")
-            self.pending.append(["query", sql])
-            self.record(kind="query", sql=sql)
+            self.pending.append(["query", sql, self.record(kind="query", sql=sql)])
 
     def untyped_message(self, body):
         code = struct.unpack("!I", body[:4])[0]
@@ -82,9 +87,13 @@ class Conn:
                 if f:
                     fields[chr(f[0])] = f[1:].decode(errors="replace")
             self.record(kind="error", sql=head[1], step=head[0], sqlstate=fields.get("C", ""), message=fields.get("M", ""), detail=fields.get("D", ""))
+            failed = [head] if head[0] == "query" else []
             if head[0] != "query":  # the server skips every message up to Sync
                 while self.pending and self.pending[0][0] != "sync":
-                    self.pending.pop(0)
+                    failed.append(self.pending.pop(0))
+            for op in failed:  # the statement's own event says it failed
+                if len(op) > 2:
+                    op[2]["failed"] = fields.get("C", "")
         elif typ == b"T":
             n = struct.unpack("!H", body[:2])[0]
             cols, pos = [], 2
@@ -109,6 +118,29 @@ class Conn:
                 kind = self.pending.pop(0)[0]
                 if kind in ("sync", "query"):
                     break
+
+
+def bind_params(rest):
+    """The parameter values of a Bind message (after the portal and statement names) as text,
+    or None when any is sent in binary format."""
+    nf = struct.unpack("!H", rest[:2])[0]
+    formats = struct.unpack(f"!{nf}H", rest[2:2 + 2 * nf])
+    pos = 2 + 2 * nf
+    n = struct.unpack("!H", rest[pos:pos + 2])[0]
+    pos += 2
+    values = []
+    for i in range(n):
+        fmt = formats[0] if nf == 1 else formats[i] if nf else 0
+        length = struct.unpack("!i", rest[pos:pos + 4])[0]
+        pos += 4
+        if length < 0:
+            values.append(None)
+            continue
+        if fmt != 0:
+            return None
+        values.append(rest[pos:pos + length].decode(errors="replace"))
+        pos += length
+    return values
 
 
 class Relay:
