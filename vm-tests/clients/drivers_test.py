@@ -442,7 +442,8 @@ def _(ctx):
     e = ctx.expected["regions"]["apac"]
     r = node(ctx, "param")
     eq([f[0] for f in r["fields"]], ["region", "units", "cells"], "field names")
-    eq([f[1] for f in r["fields"]][::2], [25, 20], "type OIDs of region (text) and cells (int8)")
+    ok(r["fields"][0][1] in (25, 1043), f"type OID of region: text or varchar ({r['fields'][0][1]})")
+    eq(r["fields"][2][1], 20, "type OID of count(*): int8")
     ok(r["fields"][1][1] in (20, 1700), f"type OID of sum(units): int8 or numeric ({r['fields'][1][1]})")
     row = r["rows"]
     eq(len(row), 1, "one row")
