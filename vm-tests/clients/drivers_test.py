@@ -732,6 +732,8 @@ def main():
     if failed:
         print("\nfailed: " + ", ".join(r["check"] for r in results if not r["passed"]))
     print(f"drivers: {passed} passed, {failed} failed", flush=True)
+    if ctx._java:
+        shutil.rmtree(ctx._java, ignore_errors=True)
     # driver threads that hang on a refused connection must not keep the process alive
     sys.stdout.flush()
     os._exit(1 if failed or not results else 0)
