@@ -22,6 +22,7 @@ One line per query (PASS, or FAIL with the reason); the last line is
 """
 
 import argparse
+import datetime
 import decimal
 import json
 import math
@@ -33,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -81,8 +83,8 @@ def model(measures=("units", "amount")):
 # The table as the engine presents the cube (`\d bidiff.facts`): a text column per dimension
 # followed by one per level of its hierarchy, then the measures (integer: bigint; decimal is
 # stored as a 64-bit float: double precision).
-COLUMNS = [("region", "text"), ("product", "text"), ("category", "text"), ("month", "text"), ("quarter", "text"),
-           ("year", "text"), ("channel", "text"), ("units", "bigint"), ("amount", "double precision")]
+COLUMNS = [("region", "text NOT NULL"), ("product", "text NOT NULL"), ("category", "text"), ("month", "text NOT NULL"),
+           ("quarter", "text"), ("year", "text"), ("channel", "text NOT NULL"), ("units", "bigint"), ("amount", "double precision")]
 
 
 def cells(seed):
@@ -205,16 +207,25 @@ def parse_queries(path):
     return out
 
 
-def run(conn, sql):
-    """(names, oids, rows) or the error's text."""
+def run(conn, sql, protocol="simple", timeout=60):
+    """(names, oids, rows) or the error's text. `simple`: the simple query protocol (psycopg
+    sends a query without parameters as one Query message, as psql and ODBC do); `extended`: a
+    prepared statement (Parse, Describe, Bind, Execute, text results, as JDBC does); `binary`:
+    the extended protocol with binary results. A query still running after `timeout` seconds is
+    cancelled (a cancel request, as psql's ^C)."""
+    timer = threading.Timer(timeout, conn.cancel_safe if hasattr(conn, "cancel_safe") else conn.cancel)
+    timer.start()
     try:
-        cur = conn.execute(sql)
+        cur = conn.cursor(binary=protocol == "binary")
+        cur.execute(sql, prepare=True if protocol == "extended" else None) if protocol != "binary" else cur.execute(sql, binary=True)
         if cur.description is None:
             return [], [], []
         return [d.name for d in cur.description], [d.type_code for d in cur.description], cur.fetchall()
     except psycopg.Error as e:
         state = getattr(e, "sqlstate", None) or ""
         return f"{state} {str(e).splitlines()[0] if str(e) else type(e).__name__}".strip()
+    finally:
+        timer.cancel()
 
 
 def same(a, b):
@@ -234,21 +245,22 @@ def same(a, b):
 
 
 def loosely_same(a, b):
-    """Equal once both are text (to tell a wrong type from a wrong value)."""
+    """Equal once both are text: numbers as numbers, dates and timestamps in ISO form (to tell
+    a wrong type, already reported, from a wrong value)."""
     def norm(v):
-        if isinstance(v, float):
-            return repr(round(v, 6))
-        if isinstance(v, decimal.Decimal):
-            return repr(round(float(v), 6))
+        if isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool):
+            return f"{float(v):.9g}"
+        if isinstance(v, (datetime.date, datetime.datetime)):
+            return v.isoformat()
         if isinstance(v, str):
             try:
-                return repr(round(float(v), 6))
+                return f"{float(v):.9g}"
             except ValueError:
                 return v
         if isinstance(v, (list, tuple)):
-            return "{" + ",".join(norm(x) for x in v) + "}" if isinstance(v, list) else str(tuple(norm(x) for x in v))
+            return "(" + ",".join(norm(x) for x in v) + ")"
         return str(v)
-    return a is None and b is None or (a is not None and b is not None and norm(a) == norm(b))
+    return (a is None) == (b is None) and (a is None or norm(a) == norm(b))
 
 
 def compare(mine, theirs, typname):
@@ -296,6 +308,7 @@ def main():
     p.add_argument("--only", default="", help="comma-separated query ids (q001,...)")
     p.add_argument("--verbose", action="store_true", help="print the SQL of failed queries")
     p.add_argument("--json", help="write every result to this file")
+    p.add_argument("--protocols", default="simple,extended", help="how the engine is asked, each compared: simple, extended, binary")
     p.add_argument("--postgres-only", action="store_true", help="run the queries on PostgreSQL alone (checks the suite)")
     a = p.parse_args()
 
@@ -325,12 +338,23 @@ def main():
             print(f"bi-differential: the cells are on every engine; PostgreSQL 127.0.0.1:{pg.port}", flush=True)
             ec = engine_connect(a)
             results, passed = [], 0
+            protocols = a.protocols.split(",")
             for q in queries:
-                mine = run(ec, q["sql"])
-                if ec.closed or ec.broken:
-                    ec = engine_connect(a)
-                reason = compare(mine, run(pc, q["sql"]), typname)
-                results.append({**q, "reason": reason, "engine": mine if isinstance(mine, str) else [mine[0], [typname(o) for o in mine[1]], [list(map(repr, r)) for r in mine[2][:3]]]})
+                theirs, reasons = run(pc, q["sql"]), {}
+                for proto in protocols:
+                    mine = run(ec, q["sql"], proto)
+                    if ec.closed or ec.broken:
+                        ec = engine_connect(a)
+                    reasons[proto] = compare(mine, theirs, typname)
+                # One reason per distinct outcome, named by the protocols that gave it.
+                by_reason = {}
+                for proto, r in reasons.items():
+                    by_reason.setdefault(r, []).append(proto)
+                if len(by_reason) == 1:
+                    reason = next(iter(by_reason))
+                else:
+                    reason = " | ".join(f"{'+'.join(ps)}: {r or 'ok'}" for r, ps in by_reason.items())
+                results.append({**q, "reason": reason, "reasons": reasons})
                 if reason is None:
                     passed += 1
                     print(f"PASS {q['id']} [{q['tool']}] {q['title']}", flush=True)
