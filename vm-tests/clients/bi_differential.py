@@ -150,9 +150,9 @@ class Postgres:
 
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="bi-diff-pg-"))
-        self.bin = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip() or "/usr/lib/postgresql/15/bin")
-        if not (self.bin / "initdb").exists():
-            self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        # Debian keeps initdb and pg_ctl out of PATH, under /usr/lib/postgresql/<version>/bin.
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        self.bin = found[-1].parent if found else Path(shutil.which("initdb") or "initdb").parent
         self.as_pg = []
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             shutil.chown(self.dir, "postgres", "postgres")
@@ -290,6 +290,21 @@ def compare(mine, theirs, typname):
     return "; ".join(reasons) or None
 
 
+def summarise(results):
+    """How many failed queries show each cause: a type (postgres→engine), an engine error, a value."""
+    causes = {}
+    for r in results:
+        for reason in {x for x in r["reasons"].values() if x}:
+            found = set(re.findall(r"(\S+→\S+?)(?:,|;|$)", reason.split("type OID (postgres→engine): ")[-1].split(";")[0])) if "type OID" in reason else set()
+            found |= {"engine error: " + reason.split("engine error: ", 1)[1][:90]} if "engine error" in reason else set()
+            found |= {"values differ"} if re.search(r"row \d+: engine|rows, postgres", reason) else set()
+            found |= {"columns differ"} if reason.startswith("columns") else set()
+            for c in found:
+                causes.setdefault(c, set()).add(r["id"])
+    for c, ids in sorted(causes.items(), key=lambda x: (-len(x[1]), x[0])):
+        print(f"  cause: {c}: {len(ids)} queries ({', '.join(sorted(ids)[:8])}{', …' if len(ids) > 8 else ''})")
+
+
 def short(row, n=160):
     s = repr(tuple(row))
     return s if len(s) <= n else s[:n] + "…"
@@ -365,6 +380,7 @@ def main():
             ec.close()
             if a.json:
                 Path(a.json).write_text(json.dumps(results, indent=1, default=str))
+            summarise(results)
             print(f"bi-differential: {passed} passed, {len(queries) - passed} failed")
             return 0 if passed == len(queries) else 1
     finally:

@@ -4,6 +4,9 @@
 -- Each entry: a header `-- <tool>: <title>` (the BI tool whose generated SQL it imitates), then
 -- the query. Every query orders its result completely, so rows are compared in order.
 
+-- metabase: connection check
+SELECT 1;
+
 -- metabase: count of rows
 SELECT count(*) AS "count" FROM "bidiff"."facts";
 
