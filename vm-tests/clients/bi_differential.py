@@ -281,12 +281,13 @@ def compare(mine, theirs, typname):
         reasons.append(f"{len(mr)} rows, postgres {len(tr)}")
     else:
         for i, (a, b) in enumerate(zip(mr, tr)):
-            if not all(same(x, y) for x, y in zip(a, b)):
-                loose = all(loosely_same(x, y) for x, y in zip(a, b))
-                if not (bad and loose):  # values differing only by their (already reported) type
-                    ordered = sorted(map(repr, mr)) == sorted(map(repr, tr))
-                    reasons.append(("order differs; " if ordered else "") + f"row {i}: engine {short(a)} postgres {short(b)}")
-                break
+            if all(same(x, y) for x, y in zip(a, b)):
+                continue
+            if bad and all(loosely_same(x, y) for x, y in zip(a, b)):
+                continue  # differing only by the (already reported) type: look further
+            ordered = sorted(map(repr, mr)) == sorted(map(repr, tr))
+            reasons.append(("order differs; " if ordered else "") + f"row {i}: engine {short(a)} postgres {short(b)}")
+            break
     return "; ".join(reasons) or None
 
 
