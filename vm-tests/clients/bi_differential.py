@@ -17,8 +17,15 @@ bigint, double precision), runs every query of bi_queries.sql on both and compar
 One line per query (PASS, or FAIL with the reason); the last line is
 `bi-differential: N passed, M failed`; exit status 1 on any failure.
 
+The engine is asked over the simple and the extended protocol (`--protocols`), each answer
+compared. Before the last line, a summary counts the failed queries per cause.
+
     vm-tests/clients/bi_differential.py [--host 127.0.0.14] [--port 5433] [--http http://127.0.0.11:8080]
-        [--seed 20261203] [--only q012,q040] [--verbose] [--json results.json]
+        [--seed 20261203] [--only q012,q040] [--protocols simple,extended,binary] [--verbose]
+        [--json results.json] [--postgres-only]
+
+`--postgres-only` runs the queries on the throwaway PostgreSQL alone (no cluster needed), to
+check a new query before it is added.
 """
 
 import argparse
@@ -216,8 +223,11 @@ def run(conn, sql, protocol="simple", timeout=60):
     timer = threading.Timer(timeout, conn.cancel_safe if hasattr(conn, "cancel_safe") else conn.cancel)
     timer.start()
     try:
-        cur = conn.cursor(binary=protocol == "binary")
-        cur.execute(sql, prepare=True if protocol == "extended" else None) if protocol != "binary" else cur.execute(sql, binary=True)
+        cur = conn.cursor()
+        if protocol == "binary":
+            cur.execute(sql, binary=True)
+        else:
+            cur.execute(sql, prepare=protocol == "extended")
         if cur.description is None:
             return [], [], []
         return [d.name for d in cur.description], [d.type_code for d in cur.description], cur.fetchall()
