@@ -21,7 +21,8 @@ use pgwire::messages::extendedquery::Sync as SyncMessage;
 use pgwire::messages::response::ReadyForQuery;
 
 use crate::catalog::Sessions;
-use crate::sql::{SqlHandler, context, df_error, parse, pg_type, user_error, wire_type};
+use crate::encode::pg_type;
+use crate::sql::{SqlHandler, context, df_error, parse, user_error};
 
 fn parse_one(sessions: &Sessions, sql: &str) -> PgWireResult<Statement> {
     let mut statements = parse(sessions, sql)?;
@@ -103,10 +104,10 @@ impl SqlHandler {
         let params = (0..count)
             .map(|i| match declared.get(i).cloned().flatten() {
                 Some(t) => t,
-                None => inferred.get(&format!("${}", i + 1)).cloned().flatten().map(|t| pg_type(&wire_type(&t))).unwrap_or(Type::TEXT),
+                None => inferred.get(&format!("${}", i + 1)).cloned().flatten().map(|t| pg_type(&t)).unwrap_or(Type::TEXT),
             })
             .collect();
-        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(&wire_type(f.data_type())), format.format_for(i))).collect();
+        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect();
         Ok((params, fields))
     }
 }

@@ -8,11 +8,13 @@
 //! result column names), `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the
 //! HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP probes).
 
+pub mod auth;
 pub mod catalog;
 pub mod cellvalue;
 pub mod cluster;
 pub mod colnames;
 pub mod csvload;
+pub mod encode;
 pub mod engine;
 pub mod extended;
 pub mod group_commit;

@@ -9,20 +9,18 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, BooleanArray, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
-use futures::{Sink, SinkExt, stream};
-use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
-use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password};
+use futures::{Sink, SinkExt};
 use pgwire::api::portal::Format;
 use pgwire::api::query::{SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query};
-use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::EmptyQueryResponse;
@@ -30,7 +28,6 @@ use pgwire::messages::simplequery::Query;
 use serde_json::{Map, Value};
 
 use crate::catalog::Sessions;
-use crate::colnames::output_name;
 use crate::engine::Engine;
 use crate::session;
 use crate::txn::{Block, Control, Pending, Step};
@@ -298,21 +295,10 @@ impl SqlHandler {
 
     async fn select(&self, session: &session::Shared, sql: &str, format: &Format) -> PgWireResult<Response> {
         let (schema, batches) = run_query(&self.engine, Some(session), sql).await?;
-        let batches: Vec<RecordBatch> = batches.into_iter().map(normalise).collect::<Result<_, _>>().map_err(|e| user_error("XX000", e.to_string(), None))?;
         // The planned schema: an empty result still describes its columns.
-        let schema = wire_schema(&schema);
-        let fields: Arc<Vec<FieldInfo>> = Arc::new(schema.fields().iter().enumerate().map(|(i, f)| FieldInfo::new(output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect());
-        let mut rows = vec![];
-        for b in &batches {
-            for r in 0..b.num_rows() {
-                let mut enc = DataRowEncoder::new(fields.clone());
-                for (i, col) in b.columns().iter().enumerate() {
-                    encode(&mut enc, col.as_ref(), r, format.format_for(i))?;
-                }
-                rows.push(Ok(enc.take_row()));
-            }
-        }
-        Ok(Response::Query(QueryResponse::new(fields, stream::iter(rows))))
+        let fields = Arc::new(crate::encode::fields(&schema, format));
+        let extra_float_digits = session.lock().unwrap().settings.extra_float_digits();
+        Ok(Response::Query(QueryResponse::new(fields.clone(), crate::encode::rows(fields, batches, extra_float_digits))))
     }
 
     /// EXPLAIN: DataFusion's plan, one line a row in PostgreSQL's single `QUERY PLAN` column.
@@ -415,90 +401,24 @@ fn literal(text: &str) -> Result<Value, String> {
     }
 }
 
-/// Columns as the wire encodes them: int8, float8, text, bool; anything else as text.
+/// Columns in the types a cell write takes: int8, float8, text, bool; anything else as text.
 pub(crate) fn normalise(b: RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let schema = b.schema();
     let cols = schema.fields().iter().zip(b.columns()).map(|(f, c)| {
         let to = wire_type(f.data_type());
         if &to == f.data_type() { Ok(c.clone()) } else { cast(c, &to) }
     });
-    RecordBatch::try_new(wire_schema(&schema), cols.collect::<Result<_, _>>()?)
+    let fields: Vec<Field> = schema.fields().iter().map(|f| Field::new(f.name(), wire_type(f.data_type()), true)).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols.collect::<Result<_, _>>()?)
 }
 
-/// A schema with every column in its wire type.
-fn wire_schema(schema: &SchemaRef) -> SchemaRef {
-    Arc::new(Schema::new(schema.fields().iter().map(|f| Field::new(f.name(), wire_type(f.data_type()), true)).collect::<Vec<_>>()))
-}
-
-/// The Arrow type a column is sent as: int8, float8, text, bool.
-pub(crate) fn wire_type(t: &DataType) -> DataType {
+/// The Arrow type a cell write takes a column as: int8, float8, text, bool.
+fn wire_type(t: &DataType) -> DataType {
     match t {
         DataType::Int64 | DataType::Float64 | DataType::Utf8 | DataType::Boolean => t.clone(),
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => DataType::Int64,
-        DataType::Float16 | DataType::Float32 => DataType::Float64,
+        DataType::Float16 | DataType::Float32 | DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => DataType::Float64,
         _ => DataType::Utf8,
-    }
-}
-
-pub(crate) fn pg_type(t: &DataType) -> Type {
-    match t {
-        DataType::Int64 => Type::INT8,
-        DataType::Float64 => Type::FLOAT8,
-        DataType::Boolean => Type::BOOL,
-        _ => Type::VARCHAR,
-    }
-}
-
-fn encode(enc: &mut DataRowEncoder, col: &dyn Array, r: usize, format: FieldFormat) -> PgWireResult<()> {
-    let any = col.as_any();
-    if let Some(a) = any.downcast_ref::<Int64Array>() {
-        enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
-    } else if let Some(a) = any.downcast_ref::<Float64Array>() {
-        if format == FieldFormat::Binary {
-            enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
-        } else {
-            enc.encode_field(&(!a.is_null(r)).then(|| pg_float(a.value(r))))
-        }
-    } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
-        enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
-    } else if let Some(a) = any.downcast_ref::<StringArray>() {
-        enc.encode_field(&(!a.is_null(r)).then(|| a.value(r)))
-    } else {
-        enc.encode_field(&None::<&str>)
-    }
-}
-
-/// A float8 as PostgreSQL prints it: shortest round-trip form, no trailing `.0`.
-fn pg_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
-}
-
-/// SQL users (the cluster file's, then the designer's), checked against their argon2 hashes.
-#[derive(Debug)]
-pub struct Users {
-    pub engine: Arc<Engine>,
-}
-
-#[async_trait]
-impl AuthSource for Users {
-    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        Err(PgWireError::InvalidPassword(login.user().unwrap_or_default().to_owned()))
-    }
-
-    async fn verify_password(&self, login: &LoginInfo, presented: &[u8]) -> PgWireResult<Option<()>> {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let user = login.user().unwrap_or_default().to_owned();
-        let hash = self.engine.users.read().unwrap().get(&user).cloned();
-        let ok = hash.as_deref().and_then(|h| PasswordHash::new(h).ok()).is_some_and(|h| argon2::Argon2::default().verify_password(presented, &h).is_ok());
-        if ok { Ok(None) } else { Err(PgWireError::InvalidPassword(user)) }
     }
 }
 
@@ -510,7 +430,7 @@ impl Debug for Engine {
 
 pub struct Handlers {
     pub sql: Arc<SqlHandler>,
-    pub startup: Arc<CleartextPasswordAuthStartupHandler<Users, DefaultServerParameterProvider>>,
+    pub startup: Arc<crate::auth::PasswordLogin>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -538,7 +458,6 @@ mod tests {
         assert_eq!(literal("-1.5"), Ok(serde_json::json!(-1.5)));
         assert_eq!(literal("NULL"), Ok(Value::Null));
         assert!(literal("now()").is_err());
-        assert_eq!((pg_float(12.0), pg_float(-0.5), pg_float(1e20)), ("12".into(), "-0.5".into(), "100000000000000000000".into()));
         assert_eq!(position_of("Expected: an expression, found: FROM at Line: 1, Column: 8", "SELECT FROM t"), Some(8));
         assert_eq!(position_of("x at Line: 2, Column: 3", "SELECT\n1 +"), Some(10));
     }
