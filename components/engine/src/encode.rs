@@ -49,6 +49,11 @@ fn unpack(b: RecordBatch) -> PgWireResult<RecordBatch> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| user_error("XX000", e.to_string(), None))
 }
 
+/// A batch as the encoder takes it for `fields`: dictionaries unpacked, text floats formatted.
+pub fn for_encoder(b: RecordBatch, fields: &[FieldInfo], extra_float_digits: i32) -> PgWireResult<RecordBatch> {
+    floats_as_text(unpack(b)?, fields, extra_float_digits)
+}
+
 /// Float columns sent as text, formatted here: the encoder's formatting differs from
 /// PostgreSQL's (`12.0` for 12, `1e20` for 1e+20, `inf` for Infinity). The column keeps its
 /// float type in the row description; binary columns are left to the encoder (exact bits).
@@ -118,7 +123,7 @@ pub fn pg_float(v: f64, extra_float_digits: i32, digits: i32) -> String {
 /// PostgreSQL writes them for `extra_float_digits`.
 pub fn rows(fields: Arc<Vec<FieldInfo>>, batches: Vec<RecordBatch>, extra_float_digits: i32) -> impl Stream<Item = PgWireResult<DataRow>> + Send {
     stream::iter(batches).flat_map(move |b| {
-        let encoded: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send> = match unpack(b).and_then(|b| floats_as_text(b, &fields, extra_float_digits)) {
+        let encoded: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send> = match for_encoder(b, &fields, extra_float_digits) {
             Ok(b) => arrow_pg::datatypes::encode_recordbatch(fields.clone(), b),
             Err(e) => Box::new(std::iter::once(Err(e))),
         };

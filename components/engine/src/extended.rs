@@ -86,6 +86,14 @@ impl SqlHandler {
             };
             return Ok((vec![], columns.into_iter().enumerate().map(|(i, c)| FieldInfo::new(c, None, None, Type::TEXT, format.format_for(i))).collect()));
         }
+        if let Statement::Fetch { name, .. } = &stmt {
+            let mut s = session.lock().unwrap();
+            let cursor = s.cursors.get(&name.value).map_err(crate::session::refusal)?;
+            return Ok((vec![], crate::encode::fields(&cursor.schema, format)));
+        }
+        if matches!(stmt, Statement::Declare { .. } | Statement::Close { .. } | Statement::Copy { .. }) {
+            return Ok((declared.iter().map(|t| t.clone().unwrap_or(Type::TEXT)).collect(), vec![]));
+        }
         if matches!(stmt, Statement::Explain { .. }) {
             return Ok((vec![], vec![FieldInfo::new("QUERY PLAN".into(), None, None, Type::TEXT, format.format_for(0))]));
         }

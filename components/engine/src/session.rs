@@ -21,6 +21,7 @@ pub struct Session {
     pub user: String,
     pub txn: Txn,
     pub settings: Settings,
+    pub cursors: crate::cursors::Cursors,
     /// The parameters as they were before the block's first `SET LOCAL`: restored at its end.
     before_local: Option<Settings>,
 }
@@ -47,6 +48,7 @@ impl Session {
     /// Called when a block ends (COMMIT, ROLLBACK, an implicit transaction's end): `SET LOCAL`
     /// values are undone.
     pub fn block_ended(&mut self) {
+        self.cursors.block_ended();
         if let Some(s) = self.before_local.take() {
             self.settings = s;
         }

@@ -14,7 +14,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::{CloseCursor, CopyLegacyOption, CopyOption, CopySource, CopyTarget, FetchDirection, SetExpr, Statement};
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::Format;
 use pgwire::api::query::{SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query};
@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::catalog::Sessions;
 use crate::engine::Engine;
+use crate::cursors::Take;
 use crate::session;
 use crate::txn::{Block, Control, Pending, Step};
 
@@ -195,6 +196,17 @@ impl SqlHandler {
             Statement::Query(_) => self.select(session, &stmt.to_string(), format).await,
             Statement::Explain { .. } => self.explain(session, &stmt.to_string()).await,
             Statement::Update(u) => self.update(session, u).await,
+            Statement::Declare { stmts } => self.declare(session, stmts).await,
+            Statement::Fetch { name, direction, .. } => self.fetch(session, &name.value, &direction, format),
+            Statement::Close { cursor } => {
+                let name = match cursor {
+                    CloseCursor::All => None,
+                    CloseCursor::Specific { name } => Some(name.value),
+                };
+                session.lock().unwrap().cursors.close(name.as_deref()).map_err(session::refusal)?;
+                Ok(Response::Execution(Tag::new("CLOSE CURSOR")))
+            }
+            Statement::Copy { source, to, target, options, legacy_options, .. } => self.copy_out(session, source, to, target, &options, &legacy_options).await,
             Statement::Delete(_) => Err(user_error(
                 "0A000",
                 "cells are not deleted: set their measures to NULL with UPDATE or INSERT (a cell is addressed by every dimension; unnamed measures keep their value)",
@@ -299,6 +311,68 @@ impl SqlHandler {
         let fields = Arc::new(crate::encode::fields(&schema, format));
         let extra_float_digits = session.lock().unwrap().settings.extra_float_digits();
         Ok(Response::Query(QueryResponse::new(fields.clone(), crate::encode::rows(fields, batches, extra_float_digits))))
+    }
+
+    /// DECLARE name CURSOR FOR query: the query runs now; FETCH hands out its rows.
+    async fn declare(&self, session: &session::Shared, stmts: Vec<datafusion::sql::sqlparser::ast::Declare>) -> PgWireResult<Response> {
+        let [d] = stmts.as_slice() else { return Err(user_error("0A000", "DECLARE one cursor at a time", None)) };
+        let (Some(query), Some(name)) = (&d.for_query, d.names.first()) else { return Err(user_error("0A000", "DECLARE takes name CURSOR FOR query", None)) };
+        if d.scroll == Some(true) {
+            return Err(user_error("0A000", "SCROLL cursors are not supported: cursors here are forward only (NO SCROLL)", None));
+        }
+        let hold = d.hold == Some(true);
+        {
+            let s = session.lock().unwrap();
+            if !hold && s.txn.block == Block::Idle && !s.txn.implicit {
+                return Err(user_error("25P01", "DECLARE CURSOR can only be used in transaction blocks", None));
+            }
+        }
+        let mut query = Statement::Query(query.clone());
+        crate::colnames::alias_unnamed(&mut query);
+        let (schema, batches) = run_query(&self.engine, Some(session), &query.to_string()).await?;
+        session.lock().unwrap().cursors.declare(&name.value, crate::cursors::Cursor::new(schema, batches, hold)).map_err(session::refusal)?;
+        Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+    }
+
+    fn fetch(&self, session: &session::Shared, name: &str, direction: &FetchDirection, format: &Format) -> PgWireResult<Response> {
+        let count = |v: &datafusion::sql::sqlparser::ast::ValueWithSpan| v.to_string().parse::<usize>().map_err(|_| user_error("22023", format!("FETCH count {v} is not a whole number"), None));
+        let take = match direction {
+            FetchDirection::Next => Take::Rows(1),
+            FetchDirection::Count { limit } | FetchDirection::Forward { limit: Some(limit) } => Take::Rows(count(limit)?),
+            FetchDirection::Forward { limit: None } => Take::Rows(1),
+            FetchDirection::All | FetchDirection::ForwardAll => Take::All,
+            other => return Err(user_error("0A000", format!("FETCH {other} is not supported: cursors here are forward only"), None)),
+        };
+        let mut s = session.lock().unwrap();
+        let extra_float_digits = s.settings.extra_float_digits();
+        let cursor = s.cursors.get(name).map_err(session::refusal)?;
+        let fields = Arc::new(crate::encode::fields(&cursor.schema, format));
+        let batches = cursor.fetch(take);
+        let mut response = QueryResponse::new(fields.clone(), crate::encode::rows(fields, batches, extra_float_digits));
+        response.set_command_tag("FETCH");
+        Ok(Response::Query(response))
+    }
+
+    /// COPY ... TO STDOUT: a query's or a cube's rows in bulk.
+    async fn copy_out(&self, session: &session::Shared, source: CopySource, to: bool, target: CopyTarget, options: &[CopyOption], legacy: &[CopyLegacyOption]) -> PgWireResult<Response> {
+        if !to || target != CopyTarget::Stdout {
+            return Err(user_error("0A000", "only COPY ... TO STDOUT is supported: cells are written with INSERT or the CSV load (POST /api/cubes/{model}/{cube}/csv), which check them against the model", None));
+        }
+        let opts = crate::copy_out::options(options, legacy)?;
+        let sql = match source {
+            CopySource::Query(q) => {
+                let mut q = Statement::Query(q);
+                crate::colnames::alias_unnamed(&mut q);
+                q.to_string()
+            }
+            CopySource::Table { table_name, columns } => {
+                let columns = if columns.is_empty() { "*".to_string() } else { columns.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ") };
+                format!("SELECT {columns} FROM {table_name}")
+            }
+        };
+        let (schema, batches) = run_query(&self.engine, Some(session), &sql).await?;
+        let extra_float_digits = session.lock().unwrap().settings.extra_float_digits();
+        Ok(Response::CopyOut(crate::copy_out::response(&schema, batches, &opts, extra_float_digits)?))
     }
 
     /// EXPLAIN: DataFusion's plan, one line a row in PostgreSQL's single `QUERY PLAN` column.
