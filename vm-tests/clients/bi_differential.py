@@ -14,8 +14,12 @@ bigint, double precision), runs every query of bi_queries.sql on both and compar
   relative 1e-9, everything else equal after psycopg's decoding (same Python type, same value;
   a numeric also with the same scale).
 
-One line per query (PASS, or FAIL with the reason); the last line is
-`bi-differential: N passed, M failed`; exit status 1 on any failure.
+One line per query (PASS, or FAIL with the reason). Queries known to fail today are listed,
+each with a reason, in bi_known_failures.toml (known_failures.py): a listed query that fails
+prints KNOWN and counts apart; a listed query that passes prints FIXED and counts as failed
+(remove it from the list). The last line is `bi-differential: N passed, M failed` (M: unlisted
+failures and listed queries that pass), after a line counting the known failures; exit status
+1 if M is not 0.
 
 The engine is asked over the simple and the extended protocol (`--protocols`), each answer
 compared. Before the last line, a summary counts the failed queries per cause.
@@ -23,6 +27,7 @@ compared. Before the last line, a summary counts the failed queries per cause.
     vm-tests/clients/bi_differential.py [--host 127.0.0.14] [--port 5433] [--http http://127.0.0.11:8080]
         [--seed 20261203] [--only q012,q040] [--protocols simple,extended,binary] [--verbose]
         [--json results.json] [--postgres-only]
+        [--known-failures FILE | --no-known-failures] [--write-known-failures]
 
 `--postgres-only` runs the queries on the throwaway PostgreSQL alone (no cluster needed), to
 check a new query before it is added.
@@ -56,6 +61,9 @@ except ImportError:  # not in this Python: use the test venv that .ci/run create
     sys.exit("needs psycopg: python3 -m venv .venv-test && .venv-test/bin/pip install -r scripts/requirements-test.txt")
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import known_failures  # noqa: E402
+
 MODEL, CUBE = "bidiff", "facts"
 
 # Members with quotes, double quotes, accents, CJK and mixed case: what reaches a BI tool.
@@ -301,16 +309,30 @@ def compare(mine, theirs, typname):
     return "; ".join(reasons) or None
 
 
+def causes_of(reason):
+    """The causes in one comparison's reason: each type (postgres→engine), an engine error, a value."""
+    found = re.findall(r"(\S+→\S+?)(?:,|;|$)", reason.split("type OID (postgres→engine): ")[-1].split(";")[0]) if "type OID" in reason else []
+    found += ["engine error: " + reason.split("engine error: ", 1)[1][:90]] if "engine error" in reason else []
+    found += ["values differ"] if re.search(r"row \d+: engine|rows, postgres", reason) else []
+    found += ["columns differ"] if reason.startswith("columns") else []
+    return list(dict.fromkeys(found)) or [reason]
+
+
+def cause_line(reasons):
+    """A failed query's causes on one line (the reason a new known-failures entry gets)."""
+    failed = [p for p, r in reasons.items() if r]
+    found = list(dict.fromkeys(c for p in failed for c in causes_of(reasons[p])))
+    types = [c for c in found if "→" in c and not c.startswith("engine error")]
+    line = "; ".join((["type OIDs (postgres→engine): " + ", ".join(types)] if types else []) + [c for c in found if c not in types])
+    return line if len(failed) == len(reasons) else f"{'+'.join(failed)} only: {line}"
+
+
 def summarise(results):
     """How many failed queries show each cause: a type (postgres→engine), an engine error, a value."""
     causes = {}
     for r in results:
         for reason in {x for x in r["reasons"].values() if x}:
-            found = set(re.findall(r"(\S+→\S+?)(?:,|;|$)", reason.split("type OID (postgres→engine): ")[-1].split(";")[0])) if "type OID" in reason else set()
-            found |= {"engine error: " + reason.split("engine error: ", 1)[1][:90]} if "engine error" in reason else set()
-            found |= {"values differ"} if re.search(r"row \d+: engine|rows, postgres", reason) else set()
-            found |= {"columns differ"} if reason.startswith("columns") else set()
-            for c in found:
+            for c in causes_of(reason):
                 causes.setdefault(c, set()).add(r["id"])
     for c, ids in sorted(causes.items(), key=lambda x: (-len(x[1]), x[0])):
         print(f"  cause: {c}: {len(ids)} queries ({', '.join(sorted(ids)[:8])}{', …' if len(ids) > 8 else ''})")
@@ -336,9 +358,13 @@ def main():
     p.add_argument("--json", help="write every result to this file")
     p.add_argument("--protocols", default="simple,extended", help="how the engine is asked, each compared: simple, extended, binary")
     p.add_argument("--postgres-only", action="store_true", help="run the queries on PostgreSQL alone (checks the suite)")
+    known_failures.add_arguments(p, HERE / "bi_known_failures.toml")
     a = p.parse_args()
 
     queries = parse_queries(a.queries)
+    # ids are positions in the file: each entry also records its query's header, to notice a move
+    kf = known_failures.KnownFailures("bi-differential", a, [q["id"] for q in queries],
+                                      {q["id"]: f"{q['tool']}: {q['title']}" for q in queries}, enabled=not a.postgres_only)
     if a.only:
         queries = [q for q in queries if q["id"] in a.only.split(",")]
     rows = cells(a.seed)
@@ -363,7 +389,7 @@ def main():
             load_engine(a, rows)
             print(f"bi-differential: the cells are on every engine; PostgreSQL 127.0.0.1:{pg.port}", flush=True)
             ec = engine_connect(a)
-            results, passed = [], 0
+            results = []
             protocols = a.protocols.split(",")
             for q in queries:
                 theirs, reasons = run(pc, q["sql"]), {}
@@ -380,20 +406,16 @@ def main():
                     reason = next(iter(by_reason))
                 else:
                     reason = " | ".join(f"{'+'.join(ps)}: {r or 'ok'}" for r, ps in by_reason.items())
-                results.append({**q, "reason": reason, "reasons": reasons})
-                if reason is None:
-                    passed += 1
-                    print(f"PASS {q['id']} [{q['tool']}] {q['title']}", flush=True)
-                else:
-                    print(f"FAIL {q['id']} [{q['tool']}] {q['title']}: {reason}", flush=True)
-                    if a.verbose:
-                        print("     " + q["sql"].replace("\n", "\n     "))
+                verdict, note = kf.record(q["id"], reason is None, reason, cause_line(reasons) if reason else None)
+                results.append({**q, "reason": reason, "reasons": reasons, "outcome": verdict})
+                print(f"{verdict} {q['id']} [{q['tool']}] {q['title']}" + (f": {note}" if note else ""), flush=True)
+                if reason is not None and a.verbose:
+                    print("     " + q["sql"].replace("\n", "\n     "))
             ec.close()
             if a.json:
                 Path(a.json).write_text(json.dumps(results, indent=1, default=str))
             summarise(results)
-            print(f"bi-differential: {passed} passed, {len(queries) - passed} failed")
-            return 0 if passed == len(queries) else 1
+            return kf.finish()
     finally:
         pg.stop()
 
