@@ -46,6 +46,7 @@ impl Sessions {
         let config = SessionConfig::new().with_default_catalog_and_schema(DATABASE, "public").with_information_schema(true);
         let base = SessionContext::new_with_config(config);
         datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
+        crate::pgfunctions::register(&base);
         base.register_udf(text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
         Ok(Sessions { base, parser: PostgresCompatibilityParser::new() })
     }

@@ -54,10 +54,14 @@ pub(crate) fn cube_name(name: &impl std::fmt::Display) -> PgWireResult<(String, 
 
 /// Parses SQL as PostgreSQL clients send it; a syntax error carries its position.
 pub(crate) fn parse(sessions: &Sessions, sql: &str) -> PgWireResult<Vec<Statement>> {
-    sessions.parse(sql).map_err(|e| {
+    let mut statements = sessions.parse(sql).map_err(|e| {
         let msg = e.to_string();
         user_error("42601", format!("syntax error: {msg}"), position_of(&msg, sql))
-    })
+    })?;
+    for s in &mut statements {
+        crate::rewrite::postgres_syntax(s).map_err(|m| user_error("0A000", m, None))?;
+    }
+    Ok(statements)
 }
 
 /// Character offset (1-based, as PostgreSQL reports it) of sqlparser's "Line: L, Column: C".

@@ -435,6 +435,16 @@ fn session_statements(e: &str) {
     assert!(psql(e, "secret", "SHOW no_such_parameter").unwrap_err().contains("unrecognized configuration parameter"));
     assert_eq!(q("DISCARD ALL"), "DISCARD ALL");
     assert!(q("EXPLAIN SELECT sum(units) FROM sales.revenue").contains("logical_plan"));
+    // Server-side cursors hand a result out in parts; COPY writes it in bulk.
+    let out = q("BEGIN; DECLARE c CURSOR FOR SELECT month FROM sales.revenue WHERE region = 'w0' ORDER BY month; FETCH 2 FROM c; FETCH FORWARD 1 FROM c; CLOSE c; COMMIT");
+    let months: Vec<&str> = out.lines().filter(|l| l.starts_with('m')).collect();
+    assert_eq!(months, ["m00", "m01", "m02"], "{out}");
+    assert!(psql(e, "secret", "DECLARE c CURSOR FOR SELECT 1").unwrap_err().contains("transaction blocks"));
+    let csv = q("COPY (SELECT region, units FROM sales.revenue WHERE region = 'w1' AND month IN ('m00', 'm01') ORDER BY month) TO STDOUT WITH (FORMAT csv, HEADER)");
+    assert_eq!(csv, "region,units\nw1,0\nw1,1");
+    let text = q("COPY (SELECT 'a\tb' AS t, NULL::text AS n, 1.5::float8 AS f) TO STDOUT");
+    assert_eq!(text, "a\\tb\t\\N\t1.5", "text format escapes tabs and writes NULL as \\N");
+    assert!(psql(e, "secret", "COPY sales.revenue FROM STDIN").unwrap_err().contains("TO STDOUT"));
 }
 
 /// What psql's backslash commands and drivers' metadata queries ask: schemas (models), tables
