@@ -47,7 +47,7 @@ impl Sessions {
         let base = SessionContext::new_with_config(config);
         datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
         crate::pgfunctions::register(&base);
-        base.register_udf(text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
+        crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
         Ok(Sessions { base, parser: PostgresCompatibilityParser::new() })
     }
 
@@ -154,7 +154,7 @@ pub fn apply_settings(ctx: &SessionContext, settings: &crate::settings::Settings
     config.execution.time_zone = Some(settings.time_zone());
     drop(state);
     let (settings, user) = (settings.clone(), user.to_string());
-    ctx.register_udf(create_udf(
+    crate::pgfunctions::replace(ctx, create_udf(
         "current_setting",
         vec![DataType::Utf8],
         DataType::Utf8,
@@ -177,4 +177,20 @@ pub fn apply_settings(ctx: &SessionContext, settings: &crate::settings::Settings
         }),
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every session gets Triad's functions, never DataFusion's of the same name: sessions are
+    /// copied from one registry, and a replaced function's alias once made the pick random.
+    #[tokio::test]
+    async fn every_session_has_postgresqls_functions() {
+        let sessions = super::Sessions::new().unwrap();
+        for _ in 0..40 {
+            let ctx = sessions.session(vec![], vec![], 64 << 20).unwrap();
+            let batches = ctx.sql("SELECT to_char(DATE '2025-03-01', 'Mon YYYY'), version()").await.unwrap().collect().await.unwrap();
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+            assert!(text.contains("Mar 2025") && text.contains("PostgreSQL 15.0"), "{text}");
+        }
+    }
 }

@@ -17,8 +17,8 @@ use datafusion::prelude::{SessionContext, create_udf};
 
 pub fn register(ctx: &SessionContext) {
     let ts = DataType::Timestamp(TimeUnit::Nanosecond, None);
-    ctx.register_udf(create_udf("to_char", vec![ts, DataType::Utf8], DataType::Utf8, Volatility::Immutable, Arc::new(to_char)));
-    ctx.register_udf(create_udf("to_date", vec![DataType::Utf8, DataType::Utf8], DataType::Date32, Volatility::Immutable, Arc::new(to_date)));
+    replace(ctx, create_udf("to_char", vec![ts, DataType::Utf8], DataType::Utf8, Volatility::Immutable, Arc::new(to_char)));
+    replace(ctx, create_udf("to_date", vec![DataType::Utf8, DataType::Utf8], DataType::Date32, Volatility::Immutable, Arc::new(to_date)));
     for (name, args, value) in [
         ("pg_get_serial_sequence", 2, ScalarValue::Utf8(None)),
         ("col_description", 2, ScalarValue::Utf8(None)),
@@ -29,8 +29,17 @@ pub fn register(ctx: &SessionContext) {
         ("pg_function_is_visible", 1, ScalarValue::Boolean(Some(true))),
         ("pg_type_is_visible", 1, ScalarValue::Boolean(Some(true))),
     ] {
-        ctx.register_udf(constant(name, args, value));
+        replace(ctx, constant(name, args, value));
     }
+}
+
+/// Registers `udf` in place of a function of the same name, and of that function's aliases:
+/// an alias left behind (DataFusion's `to_char` is also `date_format`) keeps the old function
+/// in the registry, and a session copied from it may then register either under the name,
+/// at random (Triad's `to_char` answered some queries and DataFusion's others).
+pub fn replace(ctx: &SessionContext, udf: ScalarUDF) {
+    ctx.deregister_udf(udf.name());
+    ctx.register_udf(udf);
 }
 
 /// A catalog function whose answer does not depend on its arguments (for cubes).
