@@ -8,9 +8,10 @@ let
   example = builtins.fromTOML (builtins.readFile ../../docs/examples/cluster.toml);
   board = builtins.fromTOML (builtins.readFile ../../docs/examples/board-cluster.toml);
   host = { modules ? [ m.app-host m.balancer ], settings ? example, name, extra ? { } }: evalSystem (modules ++ [
-    ({ pkgs, ... }: {
+    ({ pkgs, options, ... }: {
       networking.hostName = name;
-      services.triad = { inherit settings; postgresqlPackage = pkgs.postgresql_17; };
+      # (conditional so that the cases also evaluate modules from before the option existed)
+      services.triad = { inherit settings; } // lib.optionalAttrs (options.services.triad ? postgresqlPackage) { postgresqlPackage = pkgs.postgresql_17; };
     })
     extra
   ]);
@@ -45,7 +46,13 @@ in
   state-dir-elsewhere = host {
     name = "app1";
     settings = lib.recursiveUpdate example { cluster.state_dir = "/srv/triad"; };
+    extra.services.triad = { app.enable = true; coordinator.enable = true; };
   };
+  # The balancers of the board example with the enable line written out (as the docs
+  # before the role defaults had it): VRRP must pass the firewall and track HAProxy, the
+  # profiles' SQL ports must be open (defects 10, 11).
+  explicit-lb1 = host { name = "lb1"; settings = board; extra.services.triad.balancer.enable = true; };
+  explicit-lb2 = host { name = "lb2"; settings = board; extra.services.triad.balancer.enable = true; };
   state-dir-mismatch = host { name = "app1"; extra.services.triad.stateDir = "/srv/triad"; };
   two-hosts-one-address = host {
     name = "app1";

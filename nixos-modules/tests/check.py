@@ -126,7 +126,7 @@ def check_host(s, settings, host, what):
     check(t["settings"] == settings, f"{what}: services.triad.settings is its description")
     check("triadctl config validate" in t["configFileScript"], f"{what}: the cluster file's build runs triadctl config validate")
     validate(t["settings"], what)
-    for name in want:
+    for name in sorted(want & have):
         u = s["units"][name]
         if SERVICES.get(name, {}).get("command", [""])[0].startswith("@bin@"):
             check(t["configFile"] in u["Service"]["ExecStart"] and f"--host {host}" in u["Service"]["ExecStart"],
@@ -139,7 +139,7 @@ def check_host(s, settings, host, what):
                 check(sd is not None and ("/var/lib/" + sd).startswith(t["stateDir"] + "/"), f"{what}: {name}'s StateDirectory= is under stateDir", f"{sd}")
             else:
                 check(sd is None, f"{what}: {name} has no StateDirectory= (stateDir {t['stateDir']} is outside /var/lib)", sd)
-    if "haproxy" in want:
+    if "haproxy" in want & have:
         u = s["units"]["haproxy"]
         cfg = s["etc"]["haproxy.cfg"]["source"]
         check(cfg not in json.dumps(u["Service"]) and u["Unit"].get("X-Reload-Triggers"),
@@ -162,7 +162,7 @@ def check_host(s, settings, host, what):
     for h in settings["hosts"]:
         check(all(re.search(rf"-s {re.escape(h['address'])} .*--dports [0-9,]*\b{p}\b", fw["extraCommands"]) for p in internal),
               f"{what}: cluster-internal ports open to {h['name']} ({h['address']})")
-    if "keepalived" in want:
+    if "keepalived" in want & have:
         k = s["keepalived"]
         inst = k["vrrpInstances"]["triad"]
         check(k["openFirewall"] and "-p vrrp" in fw["extraCommands"], f"{what}: VRRP passes the firewall (keepalived openFirewall)")
@@ -335,6 +335,10 @@ def check_cases():
         check(r is not None and any(expect in m for m in r["failedAssertions"]), f"{n}: fails with {expect!r}", err[-2000:] if r is None else r["failedAssertions"])
     r, err = results["no-postgresql"]
     check(r is None and "postgresqlPackage" in err, "no-postgresql: an app host without services.triad.postgresqlPackage does not evaluate", (err or json.dumps(r))[-500:])
+    for n in ("explicit-lb1", "explicit-lb2"):
+        r, err = results[n]
+        if check(r is not None, f"{n}: evaluates", err[-2000:]):
+            check_host(r, board, n.split("-")[1], n)
     b1, b2 = ok("board-lb1"), ok("board-lb2")
     p1 = b1.get("keepalived", {}).get("vrrpInstances", {}).get("triad", {}).get("priority")
     p2 = b2.get("keepalived", {}).get("vrrpInstances", {}).get("triad", {}).get("priority")
