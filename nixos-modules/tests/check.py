@@ -200,6 +200,15 @@ def check_vm_tests():
                 check_host(sp, parsed[spec_name], node, f"{name}/{node}/specialisation {spec_name}")
                 p = nixos_plan(s, sp)
                 plans[(name, node, spec_name)] = p
+                # The namespace driver's triad-switch-config does the same with its units.
+                boot_file = ROOT / "vm-tests/scenarios" / descriptions[boot]
+                spec_file = ROOT / "vm-tests/scenarios" / descriptions[spec_name]
+                dp = subprocess.run([sys.executable, str(ROOT / "vm-tests/driver/supervisor.py"), "--plan", str(ROOT / "vm-tests/services.toml"),
+                                     node, str(boot_file), str(spec_file), str(TRIADCTL.parent)], capture_output=True, text=True)
+                if check(dp.returncode == 0, f"{name}/{node}: the namespace driver plans the switch to {spec_name}", dp.stderr[-1000:]):
+                    driver = json.loads(dp.stdout)
+                    same = all(sorted(set(p[k]) & set(SERVICES)) == sorted(driver[k]) for k in ("stop", "start", "restart", "reload"))
+                    check(same, f"{name}/{node}: NixOS and the namespace driver switch to {spec_name} alike", f"nixos {p}, driver {driver}")
                 roles_before, before = expected_units(parsed[boot], node)
                 roles_after, after = expected_units(parsed[spec_name], node)
                 # Another description changes the daemons' cluster file; the same one changes nothing.

@@ -851,7 +851,23 @@ def journalctl(path, argv):
     return 0, "\n".join(out) + "\n", ""
 
 
+def switch_plan(services, host, old, new, bin_dir):
+    """What triad-switch-config on `host` does when it switches from the cluster description
+    `old` to `new` (files), every unit running: switchplan.plan on the two configurations this
+    supervisor builds. scripts/check-nix compares it with the plan of the NixOS units."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sup = Supervisor({"host": host, "isolated": False, "services": str(services), "config": str(old), "state_dir": "/var/lib/triad",
+                          "bin": str(bin_dir), "run_dir": tmp, "journal": [str(Path(tmp) / "journal")]})
+        a, b = sup.build(old), sup.build(new)
+        return switchplan.plan(a["units"], b["units"])
+
+
 def main():
+    if sys.argv[1] == "--plan":  # supervisor.py --plan SERVICES HOST OLD NEW BIN
+        print(json.dumps(switch_plan(*sys.argv[2:7])))
+        return
     config = json.loads(Path(sys.argv[1]).read_text())
     sup = Supervisor(config)
     sup.setup_host()
