@@ -226,14 +226,25 @@ def check_vm_tests():
 
 
 def lint(name, script, nodes):
-    """pyflakes on the test script as the NixOS driver lints it (nixos/lib/testing/driver.nix):
-    the machine names and the driver's symbols are builtins."""
+    """pyflakes and mypy on the test script as the NixOS driver runs them before a VM test
+    (nixos/lib/testing/driver.nix): for pyflakes the machine names and the driver's symbols
+    are builtins, for mypy they are declared with their types (mypy/README.md)."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(script)
     env = dict(os.environ, PYFLAKES_BUILTINS=",".join(sorted(re.sub(r"\W", "_", n) for n in nodes)) + "," + DRIVER_SYMBOLS)
     p = subprocess.run([sys.executable, "-m", "pyflakes", f.name], capture_output=True, text=True, env=env)
     Path(f.name).unlink()
     check(p.returncode == 0, f"{name}: the test script passes pyflakes as the NixOS driver runs it", (p.stdout + p.stderr).strip())
+    # mypy, as nixos/lib/testing/driver.nix runs it (skipTypeCheck = false): the driver's symbols
+    # with their types, one `NAME: Machine;` line per node, then the script.
+    typed = ROOT / "nixos-modules/tests/mypy"
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "testScriptWithTypes"
+        hints = " ".join(re.sub(r"\W", "_", n) + ": Machine;" for n in sorted(nodes))
+        f.write_text((typed / "prepend.py").read_text() + hints + "\n" + script)
+        p = subprocess.run([sys.executable, "-m", "mypy", "--no-implicit-optional", "--pretty", "--no-color-output", "--cache-dir", str(Path(tmp) / "cache"), str(f)],
+                           capture_output=True, text=True, env=dict(os.environ, MYPYPATH=str(typed)))
+    check(p.returncode == 0, f"{name}: the test script passes mypy as the NixOS driver runs it", (p.stdout + p.stderr).strip()[-2000:])
 
 
 def lint_all():
@@ -373,8 +384,8 @@ def main():
     if LIB is None:
         lint_all()
         if failures:
-            sys.exit(f"check-nix: {len(failures)} test script(s) fail pyflakes")
-        print("check-nix: every VM test script passes pyflakes as the NixOS driver lints it")
+            sys.exit(f"check-nix: {len(failures)} test script check(s) failed (pyflakes, mypy)")
+        print("check-nix: every VM test script passes pyflakes and mypy as the NixOS driver runs them")
         return
     if shutil.which("nix-instantiate") is None:
         sys.exit("check-nix: nix-instantiate not found")
