@@ -273,13 +273,20 @@ pub async fn publish(c: &mut Client, by: &str, host: &str, name: &str, v: i32) -
     Ok(pos)
 }
 
-/// Appends checked cells to the change log (one transaction: all rows or none).
-pub async fn load(c: &mut Client, by: &str, host: &str, model: &str, cube: &str, cells: Vec<serde_json::Map<String, Value>>) -> Result<i64> {
+/// Appends cells checked against `checked_with` (one transaction: all rows or none). Refused
+/// if the log's last publication of the model is another: every engine applies the cells
+/// against that one, so they are checked again first.
+pub async fn load(c: &mut Client, by: &str, host: &str, checked_with: &Model, cube: &str, cells: Vec<serde_json::Map<String, Value>>) -> Result<i64> {
+    let model = &checked_with.name;
     let target = format!("{}.{}", model.to_lowercase(), cube.to_lowercase());
     let n = cells.len();
     let entries: Vec<(String, String, Value)> = cells.into_iter().map(|c| ("cell".to_string(), target.clone(), Value::Object(c))).collect();
     let tx = c.transaction().await?;
-    let pos = log::append_in(&tx, &entries, host).await?;
+    log::lock(&tx).await?;
+    if log::published_model(&tx, model).await?.as_ref() != Some(&serde_json::to_value(checked_with)?) {
+        return Err(Refusal::Conflict(format!("model {model} was published again while the file was being checked: nothing was loaded; load it again")).into());
+    }
+    let pos = log::append_locked(&tx, &entries, host).await?;
     audit(&tx, by, "load data", &target, json!({"rows": n, "log_position": pos})).await?;
     tx.commit().await?;
     Ok(pos)

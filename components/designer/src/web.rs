@@ -331,7 +331,7 @@ async fn load(State(a): State<App>, headers: HeaderMap, Path((name, cube)): Path
         if !report.rejected.is_empty() {
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": "nothing was loaded", "rows": report.rows, "rejected": report.rejected}))).into_response());
         }
-        let pos = db::load(&mut c, &u.name, &a.me, &name, &target.name, cells).await?;
+        let pos = db::load(&mut c, &u.name, &a.me, &model, &target.name, cells).await?;
         Ok(Json(json!({"rows": report.rows, "log_position": pos})).into_response())
     }
     .await;

@@ -11,9 +11,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility};
+use datafusion::prelude::create_udf;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -43,6 +46,8 @@ impl Sessions {
         let config = SessionConfig::new().with_default_catalog_and_schema(DATABASE, "public").with_information_schema(true);
         let base = SessionContext::new_with_config(config);
         datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
+        crate::pgfunctions::register(&base);
+        crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
         Ok(Sessions { base, parser: PostgresCompatibilityParser::new() })
     }
 
@@ -54,28 +59,138 @@ impl Sessions {
 
     /// A session over `tables` (every cube as `model.cube`) with a memory pool of `budget`
     /// bytes. Cube schemas are replaced whole, so a query sees each model at one log position.
-    pub fn session(&self, tables: Vec<CubeTable>, budget: usize) -> DfResult<SessionContext> {
+    /// `private` tables (a transaction's cubes with its uncommitted writes) replace theirs in
+    /// this session only: the shared catalog, which `pg_catalog` reads, never holds them.
+    pub fn session(&self, tables: Vec<CubeTable>, private: Vec<CubeTable>, budget: usize) -> DfResult<SessionContext> {
         let catalog = self.base.catalog(DATABASE).expect("the triad catalog is registered at start");
-        let mut models: std::collections::BTreeMap<String, Arc<MemorySchemaProvider>> = Default::default();
-        // The chunks dealt round-robin into one partition per core: aggregation runs in parallel.
-        let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-        for (model, cube, table_schema, batches) in tables {
-            let schema = models.entry(model).or_insert_with(|| Arc::new(MemorySchemaProvider::new()));
-            let mut parts = vec![vec![]; partitions.min(batches.len()).max(1)];
-            let n = parts.len();
-            for (i, b) in batches.into_iter().enumerate() {
-                parts[i % n].push(b);
-            }
-            schema.register_table(cube, Arc::new(MemTable::try_new(table_schema, parts)?))?;
-        }
+        let models = schemas(tables)?;
         for gone in catalog.schema_names().into_iter().filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()) && !models.contains_key(s)) {
             catalog.deregister_schema(&gone, true)?;
         }
-        for (model, schema) in models {
-            catalog.register_schema(&model, schema)?;
+        for (model, schema) in &models {
+            catalog.register_schema(model, schema.clone())?;
         }
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(budget, 1.0).build_arc()?;
-        let state = SessionStateBuilder::new_from_existing(self.base.state()).with_runtime_env(runtime).build();
-        Ok(SessionContext::new_with_state(state))
+        let mut state = SessionStateBuilder::new_from_existing(self.base.state()).with_runtime_env(runtime);
+        if !private.is_empty() {
+            let mine = Arc::new(MemoryCatalogProvider::new());
+            for name in catalog.schema_names() {
+                if let Some(schema) = models.get(&name) {
+                    // A copy of the model's schema: its tables are shared, the mine replaced.
+                    let copy = Arc::new(MemorySchemaProvider::new());
+                    for table in schema.table_names() {
+                        if let Some(t) = schema.table_exist(&table).then(|| schema_table(schema, &table)).flatten() {
+                            copy.register_table(table, t)?;
+                        }
+                    }
+                    mine.register_schema(&name, copy)?;
+                } else if let Some(schema) = catalog.schema(&name) {
+                    mine.register_schema(&name, schema)?;
+                }
+            }
+            for (model, cube, table_schema, batches) in private {
+                let schema = mine.schema(&model).expect("a private table's model is in the image");
+                schema.deregister_table(&cube)?;
+                schema.register_table(cube, mem_table(table_schema, batches)?)?;
+            }
+            let list = Arc::new(MemoryCatalogProviderList::new());
+            let base_list = self.base.state().catalog_list().clone();
+            for name in base_list.catalog_names() {
+                if name == DATABASE {
+                    list.register_catalog(name, mine.clone());
+                } else if let Some(c) = base_list.catalog(&name) {
+                    list.register_catalog(name, c);
+                }
+            }
+            state = state.with_catalog_list(list);
+        }
+        Ok(SessionContext::new_with_state(state.build()))
+    }
+}
+
+/// The cubes grouped by model, each a schema of in-memory tables.
+fn schemas(tables: Vec<CubeTable>) -> DfResult<std::collections::BTreeMap<String, Arc<MemorySchemaProvider>>> {
+    let mut models: std::collections::BTreeMap<String, Arc<MemorySchemaProvider>> = Default::default();
+    for (model, cube, table_schema, batches) in tables {
+        let schema = models.entry(model).or_insert_with(|| Arc::new(MemorySchemaProvider::new()));
+        schema.register_table(cube, mem_table(table_schema, batches)?)?;
+    }
+    Ok(models)
+}
+
+/// A cube's batches as a table, the chunks dealt round-robin into one partition per core:
+/// aggregation runs in parallel.
+fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>) -> DfResult<Arc<MemTable>> {
+    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut parts = vec![vec![]; partitions.min(batches.len()).max(1)];
+    let n = parts.len();
+    for (i, b) in batches.into_iter().enumerate() {
+        parts[i % n].push(b);
+    }
+    Ok(Arc::new(MemTable::try_new(schema, parts)?))
+}
+
+/// A table of an in-memory schema (its lookup is synchronous underneath).
+fn schema_table(schema: &MemorySchemaProvider, name: &str) -> Option<Arc<dyn datafusion::catalog::TableProvider>> {
+    futures::executor::block_on(schema.table(name)).ok().flatten()
+}
+
+/// A function of no arguments answering a fixed text (`version()`).
+fn text_constant(name: &str, value: &str) -> ScalarUDF {
+    let value = value.to_string();
+    create_udf(name, vec![], DataType::Utf8, Volatility::Stable, Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(value.clone()))))))
+}
+
+/// A session's parameters in its query: `search_path` picks the schema of unqualified names,
+/// `TimeZone` the zone of timestamps, and `current_setting(name)` answers from them.
+pub fn apply_settings(ctx: &SessionContext, settings: &crate::settings::Settings, user: &str) -> DfResult<()> {
+    let catalog = ctx.catalog(DATABASE).expect("the triad catalog is registered at start");
+    let schemas = catalog.schema_names();
+    let schema = settings.search_path().into_iter().find(|s| schemas.iter().any(|n| n.eq_ignore_ascii_case(s))).unwrap_or_else(|| "public".into());
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let config = state.config_mut().options_mut();
+    config.catalog.default_schema = schema.to_lowercase();
+    config.execution.time_zone = Some(settings.time_zone());
+    drop(state);
+    let (settings, user) = (settings.clone(), user.to_string());
+    crate::pgfunctions::replace(ctx, create_udf(
+        "current_setting",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let names = match &args[0] {
+                ColumnarValue::Scalar(s) => vec![Some(s.to_string())],
+                ColumnarValue::Array(a) => {
+                    let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+                    let a = a.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8");
+                    a.iter().map(|v| v.map(str::to_string)).collect()
+                }
+            };
+            let values: Result<Vec<Option<String>>, _> = names.into_iter().map(|n| n.map(|n| settings.get(&n, &user)).transpose()).collect();
+            let values = values.map_err(|(_, msg)| datafusion::error::DataFusionError::Execution(msg))?;
+            Ok(match &args[0] {
+                ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Utf8(values.into_iter().next().flatten())),
+                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(datafusion::arrow::array::StringArray::from(values))),
+            })
+        }),
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every session gets Triad's functions, never DataFusion's of the same name: sessions are
+    /// copied from one registry, and a replaced function's alias once made the pick random.
+    #[tokio::test]
+    async fn every_session_has_postgresqls_functions() {
+        let sessions = super::Sessions::new().unwrap();
+        for _ in 0..40 {
+            let ctx = sessions.session(vec![], vec![], 64 << 20).unwrap();
+            let batches = ctx.sql("SELECT to_char(DATE '2025-03-01', 'Mon YYYY'), version()").await.unwrap().collect().await.unwrap();
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+            assert!(text.contains("Mar 2025") && text.contains("PostgreSQL 15.0"), "{text}");
+        }
     }
 }

@@ -26,7 +26,7 @@ pub struct Departures(pub Mutex<HashSet<String>>);
 pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> anyhow::Result<()> {
     let t = &engine.cluster.file().timings;
     let (ttl, beat, peer_timeout) = (t.engine_lease_ttl.get(), t.engine_heartbeat_interval.get(), t.engine_peer_timeout.get());
-    let dcs = dcs.with_request_timeout(beat.max(Duration::from_millis(500)));
+    let dcs = dcs.with_request_timeout(request_timeout(ttl, beat));
     // Register (retrying until the coordinator answers).
     let (lease, my_revision) = loop {
         match register(&dcs, &engine, ttl).await {
@@ -85,6 +85,14 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
             tracing::info!("every registered engine is reachable: serving");
         }
     }
+}
+
+/// How long one coordinator request may take: long enough that a loaded machine's slow
+/// answer still renews the registration, short enough that two attempts fit before the
+/// engine must leave (no renewal for TTL minus one beat). A fixed 400 ms once made both
+/// engines leave under query load.
+pub fn request_timeout(ttl: Duration, beat: Duration) -> Duration {
+    (ttl.saturating_sub(beat) / 2).max(Duration::from_millis(500))
 }
 
 async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Result<(i64, i64)> {
@@ -193,4 +201,18 @@ async fn http_post(engine: &Engine, host: &str, path: &str) -> std::io::Result<u
 async fn request(engine: &Engine, host: &str, method: &str, path: &str) -> std::io::Result<u16> {
     let addr = peer_addr(engine, host).ok_or_else(|| std::io::Error::other("unknown host"))?;
     crate::probe::status(&addr, method, path).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn coordinator_requests_may_take_what_the_lease_allows() {
+        let s = Duration::from_secs;
+        // (lease TTL, heartbeat, request timeout)
+        for (ttl, beat, want) in [(s(10), s(2), s(4)), (s(4), s(1), Duration::from_millis(1500)), (s(1), s(1), Duration::from_millis(500))] {
+            assert_eq!(super::request_timeout(ttl, beat), want, "ttl {ttl:?} beat {beat:?}");
+        }
+    }
 }

@@ -53,7 +53,6 @@ pub fn check_with_progress(cube: &Cube, text: &str, progress: &mut dyn FnMut(usi
     if !rejected.is_empty() {
         return (vec![], Report { rows: 0, rejected });
     }
-    let is_measure = |h: &str| cube.measures.iter().any(|m| m.name.eq_ignore_ascii_case(h));
     let mut rows = 0;
     for record in reader.records() {
         rows += 1;
@@ -71,9 +70,9 @@ pub fn check_with_progress(cube: &Cube, text: &str, progress: &mut dyn FnMut(usi
         let line = record.position().map(|p| p.line()).unwrap_or(rows as u64 + 1);
         let mut cell = Map::new();
         for (h, field) in header.iter().zip(record.iter()) {
-            let v = if is_measure(h) {
-                if field.is_empty() { Value::Null } else { serde_json::from_str::<serde_json::Number>(field).map(Value::Number).unwrap_or_else(|_| Value::String(field.into())) }
-            } else if field.is_empty() {
+            // Fields are text, converted as PostgreSQL's COPY converts them (`cellvalue`): an
+            // integer measure takes "3" but not "1.5".
+            let v = if field.is_empty() {
                 Value::Null
             } else {
                 Value::String(field.into())
@@ -127,7 +126,7 @@ mod tests {
         assert!(report.rejected[0].message.contains("\"east\" is not a member of dimension \"region\""), "{report:?}");
         assert!(report.rejected[1].message.contains("\"month\""));
         assert!(report.rejected[2].message.contains("integer"));
-        assert!(report.rejected[3].message.contains("\"lots\" is not a number"));
+        assert!(report.rejected[3].message.contains("invalid input syntax for type double precision: \"lots\""), "{report:?}");
     }
 
     #[test]

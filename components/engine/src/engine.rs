@@ -38,6 +38,8 @@ pub struct Engine {
     pub registered: AtomicBool,
     pub fenced: AtomicBool,
     pub peers_seen: AtomicBool,
+    /// Set when an entry of the change log could not be applied (see `apply`).
+    fault: Mutex<Option<String>>,
     /// The SQL catalog (cubes, pg_catalog, information_schema) and parser.
     pub sessions: crate::catalog::Sessions,
 }
@@ -62,14 +64,16 @@ impl Engine {
             registered: AtomicBool::new(false),
             fenced: AtomicBool::new(false),
             peers_seen: AtomicBool::new(false),
+            fault: Mutex::new(None),
             sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
             cluster,
         })
     }
 
-    /// Serving: registered in the coordinator, caught up with the log, not fenced.
+    /// Serving: registered in the coordinator, caught up with the log, not fenced, applying
+    /// the log without fault.
     pub fn serving(&self) -> bool {
-        self.registered.load(Ordering::SeqCst) && self.caught_up.load(Ordering::SeqCst) && self.peers_seen.load(Ordering::SeqCst) && !self.fenced.load(Ordering::SeqCst)
+        self.registered.load(Ordering::SeqCst) && self.caught_up.load(Ordering::SeqCst) && self.peers_seen.load(Ordering::SeqCst) && !self.fenced.load(Ordering::SeqCst) && self.fault().is_none()
     }
 
     pub fn applied(&self) -> i64 {
@@ -77,22 +81,32 @@ impl Engine {
     }
 
     /// Checks cell writes to `model.cube` against the model; all or none.
-    pub fn check_cells(&self, model: &str, cube: &str, cells: &[Map<String, Value>]) -> Result<Vec<(String, String, Value)>> {
+    pub fn check_cells(&self, model: &str, cube: &str, cells: &[Map<String, Value>]) -> Result<Checked> {
+        self.check_writes(&[(model, cube, cells)])
+    }
+
+    /// Checks cell writes to several cubes (a transaction's) against the models of the image;
+    /// all or none. The same check runs again when any engine applies them from the log.
+    pub fn check_writes(&self, writes: &[(&str, &str, &[Map<String, Value>])]) -> Result<Checked> {
         let image = self.image.lock().unwrap();
-        let store = image.cube(model, cube).ok_or_else(|| anyhow!("relation \"{model}.{cube}\" does not exist (published cubes: {})", image.cubes.keys().map(|(m, c)| format!("{m}.{c}")).collect::<Vec<_>>().join(", ")))?;
-        let name = format!("{}.{}", model.to_lowercase(), cube.to_lowercase());
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| store.check(c).map(|ok| ("cell".to_string(), name.clone(), Value::Object(ok))).map_err(|e| if cells.len() > 1 { anyhow!("row {}: {e}", i + 1) } else { e }))
-            .collect()
+        let mut entries = vec![];
+        for (model, cube, cells) in writes {
+            let store = image.cube(model, cube).ok_or_else(|| anyhow!("relation \"{model}.{cube}\" does not exist (published cubes: {})", image.cubes.keys().map(|(m, c)| format!("{m}.{c}")).collect::<Vec<_>>().join(", ")))?;
+            let name = format!("{}.{}", model.to_lowercase(), cube.to_lowercase());
+            for (i, c) in cells.iter().enumerate() {
+                let ok = store.check(c).map_err(|e| if cells.len() > 1 { anyhow!("row {}: {e}", i + 1) } else { e })?;
+                entries.push(("cell".to_string(), name.clone(), Value::Object(ok)));
+            }
+        }
+        Ok(Checked { entries, at: image.applied })
     }
 
     /// Appends to the change log and waits until this engine has applied the entries: after
     /// this returns, the write is durable in the cluster database and visible here.
     /// Cells of `local_only` cubes (Board's setting) never reach the log: they are applied
     /// here only, and are gone when this engine restarts.
-    pub async fn write(&self, entries: Vec<(String, String, Value)>) -> Result<i64> {
+    pub async fn write(&self, checked: Checked) -> Result<i64> {
+        let Checked { entries, at } = checked;
         if self.write_local(&entries)? {
             return Ok(self.applied());
         }
@@ -105,10 +119,19 @@ impl Engine {
         }
         let window = self.cluster.file().timings.upload_interval.get();
         let committer = self.committer.get_or_init(|| Committer::start(self.dsn.clone(), self.me.clone(), window));
-        let pos = committer.commit(entries).await?;
+        let pos = committer.commit(entries, at).await?;
         let mut rx = self.applied.subscribe();
-        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos)).await.context("committed, but not applied here within 30 s")??;
+        let applied = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos || self.fault().is_some())).await;
+        if let Some(f) = self.fault() {
+            bail!("committed at log position {pos}, but this engine stopped applying the log: {f}");
+        }
+        applied.context("committed, but not applied here within 30 s")??;
         Ok(pos)
+    }
+
+    /// Why this engine stopped applying the change log, if it did.
+    pub fn fault(&self) -> Option<String> {
+        self.fault.lock().unwrap().clone()
     }
 
     /// Refuses a write that would take the image past `[engine] process_memory_budget` (cells
@@ -145,47 +168,58 @@ impl Engine {
         Ok(true)
     }
 
-    /// Applies log entries in order (the replication loop is the only caller).
-    pub fn apply(&self, entries: &[Entry]) {
-        let Some(last) = entries.last() else { return };
+    /// Applies log entries in order (the replication loop is the only caller). An entry this
+    /// engine cannot apply is a fault, never skipped: the entries before it are applied, the
+    /// engine stops serving and the error names the entry; nothing after it is applied, so
+    /// the image never silently diverges from the other engines'.
+    pub fn apply(&self, entries: &[Entry]) -> Result<(), String> {
         let mut image = self.image.lock().unwrap();
+        let mut result = Ok(());
+        let mut applied = image.applied;
         for e in entries {
-            match e.kind.as_str() {
-                "publish" => match Model::from_json(e.change.clone()) {
-                    Ok(m) => {
-                        tracing::info!(pos = e.pos, model = %m.name, "model published");
-                        image.publish(m)
-                    }
-                    Err(errs) => tracing::warn!(pos = e.pos, ?errs, "skipping an invalid published model"),
-                },
-                "user" => {
-                    let mut users = self.users.write().unwrap();
-                    match e.change.get("password_hash").and_then(Value::as_str) {
-                        Some(h) => users.insert(e.cube.clone(), h.to_string()),
-                        None => users.remove(&e.cube),
-                    };
-                }
-                _ => {
-                    let (model, cube) = e.cube.split_once('.').unwrap_or((&e.cube, ""));
-                    let Some(store) = image.cube_mut(model, cube) else {
-                        tracing::warn!(pos = e.pos, cube = %e.cube, "skipping a write to a cube that is not published");
-                        continue;
-                    };
-                    if !self.data_consumer && e.written_by != self.me {
-                        // Board's DataConsumer = false: keep only this host's own writes (the
-                        // log position still advances).
-                        continue;
-                    }
-                    match e.change.as_object().map(|c| store.check(c)) {
-                        Some(Ok(cell)) => store.apply(&cell),
-                        _ => tracing::warn!(pos = e.pos, cube = %e.cube, "skipping a write that does not fit the model"),
-                    }
-                }
+            if let Err(why) = self.apply_one(&mut image, e) {
+                result = Err(format!("change log position {} ({} {} written by {}): {why}", e.pos, e.kind, e.cube, e.written_by));
+                break;
             }
+            applied = e.pos;
         }
-        image.applied = last.pos;
+        image.applied = applied;
         drop(image);
-        self.applied.send_replace(last.pos);
+        // The fault first: a writer woken by the position sees it.
+        *self.fault.lock().unwrap() = result.as_ref().err().cloned();
+        self.applied.send_replace(applied);
+        result
+    }
+
+    fn apply_one(&self, image: &mut Image, e: &Entry) -> Result<(), String> {
+        match e.kind.as_str() {
+            "publish" => {
+                let m = Model::from_json(e.change.clone()).map_err(|errs| format!("the published model is invalid: {errs:?}"))?;
+                tracing::info!(pos = e.pos, model = %m.name, "model published");
+                image.publish(m);
+            }
+            "user" => {
+                let mut users = self.users.write().unwrap();
+                match e.change.get("password_hash").and_then(Value::as_str) {
+                    Some(h) => users.insert(e.cube.clone(), h.to_string()),
+                    None => users.remove(&e.cube),
+                };
+            }
+            "cell" => {
+                let (model, cube) = e.cube.split_once('.').unwrap_or((&e.cube, ""));
+                let store = image.cube_mut(model, cube).ok_or_else(|| format!("cube {} is not published here", e.cube))?;
+                if !self.data_consumer && e.written_by != self.me {
+                    // Board's DataConsumer = false: keep only this host's own writes (the log
+                    // position still advances).
+                    return Ok(());
+                }
+                let cell = e.change.as_object().ok_or_else(|| format!("the change {} is not a cell", e.change))?;
+                let cell = store.check(cell).map_err(|err| format!("{err:#}"))?;
+                store.apply(&cell);
+            }
+            other => return Err(format!("unknown kind of change {other:?}")),
+        }
+        Ok(())
     }
 
     /// A starting engine begins from the newest snapshot, then applies the log after it.
@@ -206,10 +240,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Every cube's schema and Arrow batches, for a query.
-    pub fn tables(&self) -> Result<Vec<crate::catalog::CubeTable>> {
+    /// Every cube's schema and Arrow batches, for a query; and, for the cubes that `pending`
+    /// (a transaction's uncommitted writes) touches, the same tables with them applied.
+    pub fn tables(&self, pending: &[crate::txn::Pending]) -> Result<(Vec<crate::catalog::CubeTable>, Vec<crate::catalog::CubeTable>)> {
         let mut image = self.image.lock().unwrap();
-        image.cubes.iter_mut().map(|((m, c), store)| Ok((m.clone(), c.clone(), store.schema(), store.batches()?))).collect()
+        let all = image.cubes.iter_mut().map(|((m, c), store)| Ok((m.clone(), c.clone(), store.schema(), store.batches()?))).collect::<Result<Vec<_>>>()?;
+        let mut private = vec![];
+        let mut touched: Vec<(String, String)> = pending.iter().map(|p| (p.model.to_lowercase(), p.cube.to_lowercase())).collect();
+        touched.dedup();
+        touched.sort();
+        touched.dedup();
+        for (m, c) in touched {
+            let Some(store) = image.cube_mut(&m, &c) else { continue };
+            let cells = pending.iter().filter(|p| p.model.eq_ignore_ascii_case(&m) && p.cube.eq_ignore_ascii_case(&c)).map(|p| store.check(&p.cell)).collect::<Result<Vec<_>>>()?;
+            private.push((m, c, store.schema(), store.batches_with(&cells)?));
+        }
+        Ok((all, private))
     }
 
     /// The replication loop: LISTEN, apply the tail, wait for a notification or the poll
@@ -253,7 +299,13 @@ impl Engine {
         loop {
             let batch = log::tail(&client, self.applied(), 20_000).await?;
             let full = batch.len() == 20_000;
-            self.apply(&batch);
+            if let Err(fault) = self.apply(&batch) {
+                // Loud and lasting: the engine stays out of service (health 503, SQL and HTTP
+                // refuse) and says why until an operator fixes the cause and restarts it.
+                tracing::error!(%fault, "cannot apply the change log: this engine stopped serving");
+                tokio::time::sleep(interval.max(Duration::from_secs(5))).await;
+                continue;
+            }
             if !full {
                 if !self.caught_up.swap(true, Ordering::SeqCst) {
                     tracing::info!(applied = self.applied(), "caught up with the change log");
@@ -266,6 +318,12 @@ impl Engine {
             }
         }
     }
+}
+
+/// Cell writes checked against the models as the image held them at log position `at`.
+pub struct Checked {
+    pub entries: Vec<(String, String, Value)>,
+    pub at: i64,
 }
 
 /// Whether `adding` more bytes fit next to `held` within `budget`; the refusal says how much.

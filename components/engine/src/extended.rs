@@ -17,9 +17,12 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Sync as SyncMessage;
+use pgwire::messages::response::ReadyForQuery;
 
 use crate::catalog::Sessions;
-use crate::sql::{SqlHandler, context, df_error, parse, pg_type, user_error, wire_type};
+use crate::encode::pg_type;
+use crate::sql::{SqlHandler, context, df_error, parse, user_error};
 
 fn parse_one(sessions: &Sessions, sql: &str) -> PgWireResult<Statement> {
     let mut statements = parse(sessions, sql)?;
@@ -73,8 +76,27 @@ fn bind(stmt: &mut Statement, values: &[SqlValue]) -> PgWireResult<()> {
 
 impl SqlHandler {
     /// Parameter types and result columns of a statement, without running it.
-    async fn describe(&self, sql: &str, declared: &[Option<Type>], format: &Format) -> PgWireResult<(Vec<Type>, Vec<FieldInfo>)> {
+    async fn describe(&self, session: &crate::session::Shared, sql: &str, declared: &[Option<Type>], format: &Format) -> PgWireResult<(Vec<Type>, Vec<FieldInfo>)> {
         let mut stmt = parse_one(&self.engine.sessions, sql)?;
+        if let Statement::ShowVariable { variable } = &stmt {
+            let name = if variable.len() == 1 && variable[0].value.eq_ignore_ascii_case("all") { None } else { Some(variable.iter().map(|i| i.value.clone()).collect::<Vec<_>>().join(" ")) };
+            let columns: Vec<String> = match name {
+                None => vec!["name".into(), "setting".into(), "description".into()],
+                Some(n) => vec![crate::session::show_column(&n)],
+            };
+            return Ok((vec![], columns.into_iter().enumerate().map(|(i, c)| FieldInfo::new(c, None, None, Type::TEXT, format.format_for(i))).collect()));
+        }
+        if let Statement::Fetch { name, .. } = &stmt {
+            let mut s = session.lock().unwrap();
+            let cursor = s.cursors.get(&name.value).map_err(crate::session::refusal)?;
+            return Ok((vec![], crate::encode::fields(&cursor.schema, format)));
+        }
+        if matches!(stmt, Statement::Declare { .. } | Statement::Close { .. } | Statement::Copy { .. }) {
+            return Ok((declared.iter().map(|t| t.clone().unwrap_or(Type::TEXT)).collect(), vec![]));
+        }
+        if matches!(stmt, Statement::Explain { .. }) {
+            return Ok((vec![], vec![FieldInfo::new("QUERY PLAN".into(), None, None, Type::TEXT, format.format_for(0))]));
+        }
         crate::colnames::alias_unnamed(&mut stmt);
         if let Statement::Insert(insert) = &stmt {
             return Ok((self.insert_parameter_types(insert, declared), vec![]));
@@ -82,7 +104,7 @@ impl SqlHandler {
         if !matches!(stmt, Statement::Query(_)) {
             return Ok((declared.iter().map(|t| t.clone().unwrap_or(Type::TEXT)).collect(), vec![]));
         }
-        let ctx = context(&self.engine)?;
+        let ctx = context(&self.engine, Some(session))?;
         let sql = &stmt.to_string(); // as rewritten for DataFusion
         let plan = ctx.state().create_logical_plan(sql).await.map_err(|e| df_error(e, sql))?;
         let inferred = plan.get_parameter_types().map_err(|e| df_error(e, sql))?;
@@ -90,10 +112,10 @@ impl SqlHandler {
         let params = (0..count)
             .map(|i| match declared.get(i).cloned().flatten() {
                 Some(t) => t,
-                None => inferred.get(&format!("${}", i + 1)).cloned().flatten().map(|t| pg_type(&wire_type(&t))).unwrap_or(Type::TEXT),
+                None => inferred.get(&format!("${}", i + 1)).cloned().flatten().map(|t| pg_type(&t)).unwrap_or(Type::TEXT),
             })
             .collect();
-        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(&wire_type(f.data_type())), format.format_for(i))).collect();
+        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect();
         Ok((params, fields))
     }
 }
@@ -143,45 +165,76 @@ impl ExtendedQueryHandler for SqlHandler {
         Arc::new(NoopQueryParser::new())
     }
 
-    async fn do_query<C>(&self, _client: &mut C, portal: &Portal<String>, _max_rows: usize) -> PgWireResult<Response>
+    /// Sync ends the extended protocol's cycle: ReadyForQuery reports the session's status
+    /// (pgwire's own bookkeeping cannot express ROLLBACK TO leaving an aborted block).
+    async fn on_sync<C>(&self, client: &mut C, _message: SyncMessage) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = String>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
-        self.check_serving()?;
-        let mut stmt = parse_one(&self.engine.sessions, &portal.statement.statement)?;
-        // The types the client was told in the statement's description (it encoded by them).
-        let types = if portal.parameter_len() == 0 {
-            vec![]
-        } else {
-            self.describe(&portal.statement.statement, &portal.statement.parameter_types, &Format::UnifiedText).await?.0
-        };
-        let values = (0..portal.parameter_len()).map(|i| literal(portal, i, &types)).collect::<PgWireResult<Vec<_>>>()?;
-        bind(&mut stmt, &values)?;
-        self.statement(stmt, &portal.result_column_format).await
+        use futures::SinkExt;
+        client.portal_store().rm_portal("");
+        let status = crate::session::of(client).lock().unwrap().status();
+        client.set_transaction_status(status);
+        client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
+        client.flush().await?;
+        Ok(())
     }
 
-    async fn do_describe_statement<C>(&self, _client: &mut C, target: &StoredStatement<String>) -> PgWireResult<DescribeStatementResponse>
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<String>, _max_rows: usize) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = String>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
-        let (params, fields) = self.describe(&target.statement, &target.parameter_types, &Format::UnifiedBinary).await?;
+        let session = crate::session::of(client);
+        let prepared = async {
+            self.check_serving()?;
+            let mut stmt = parse_one(&self.engine.sessions, &portal.statement.statement)?;
+            // The types the client was told in the statement's description (it encoded by them).
+            let types = if portal.parameter_len() == 0 {
+                vec![]
+            } else {
+                self.describe(&session, &portal.statement.statement, &portal.statement.parameter_types, &Format::UnifiedText).await?.0
+            };
+            let values = (0..portal.parameter_len()).map(|i| literal(portal, i, &types)).collect::<PgWireResult<Vec<_>>>()?;
+            bind(&mut stmt, &values)?;
+            Ok(stmt)
+        }
+        .await;
+        match prepared {
+            Ok(stmt) => self.statement(&session, stmt, &portal.result_column_format).await,
+            Err(e) => {
+                session.lock().unwrap().txn.fail();
+                Err(e)
+            }
+        }
+    }
+
+    async fn do_describe_statement<C>(&self, client: &mut C, target: &StoredStatement<String>) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = String>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = crate::session::of(client);
+        let (params, fields) = self.describe(&session, &target.statement, &target.parameter_types, &Format::UnifiedBinary).await?;
         Ok(DescribeStatementResponse::new(params, fields))
     }
 
-    async fn do_describe_portal<C>(&self, _client: &mut C, target: &Portal<String>) -> PgWireResult<DescribePortalResponse>
+    async fn do_describe_portal<C>(&self, client: &mut C, target: &Portal<String>) -> PgWireResult<DescribePortalResponse>
     where
         C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = String>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
-        let (_, fields) = self.describe(&target.statement.statement, &target.statement.parameter_types, &target.result_column_format).await?;
+        let session = crate::session::of(client);
+        let (_, fields) = self.describe(&session, &target.statement.statement, &target.statement.parameter_types, &target.result_column_format).await?;
         Ok(DescribePortalResponse::new(fields))
     }
 }

@@ -1,7 +1,8 @@
 //! Group commit (Board's upload interval, made lossless): writes that arrive within
 //! `upload_interval` of the first waiting one share one change-log transaction. Each write is
 //! acknowledged only after that transaction committed, with its own last log position; if
-//! the commit fails, every write of the group fails and none is in the log.
+//! the commit fails, every write of the group fails and none is in the log. A write whose
+//! model was published again since it was checked is refused alone (`log::append_checked`).
 
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use tokio_postgres::Client;
 use crate::log;
 
 type Entries = Vec<(String, String, Value)>;
-type Request = (Entries, oneshot::Sender<Result<i64, String>>);
+/// Entries, the log position they were checked at, and where the outcome goes.
+type Request = (Entries, i64, oneshot::Sender<Result<i64, String>>);
 
 pub struct Committer {
     queue: mpsc::UnboundedSender<Request>,
@@ -27,26 +29,14 @@ impl Committer {
         Committer { queue }
     }
 
-    /// Commits `entries` (with whatever else arrives within the window); the position of the
-    /// last of them once committed.
-    pub async fn commit(&self, entries: Entries) -> Result<i64> {
+    /// Commits `entries`, checked against the models as of log position `checked_at` (with
+    /// whatever else arrives within the window); the position of the last of them once
+    /// committed.
+    pub async fn commit(&self, entries: Entries, checked_at: i64) -> Result<i64> {
         let (tx, rx) = oneshot::channel();
-        self.queue.send((entries, tx)).map_err(|_| anyhow!("the committer stopped"))?;
+        self.queue.send((entries, checked_at, tx)).map_err(|_| anyhow!("the committer stopped"))?;
         rx.await.map_err(|_| anyhow!("the committer stopped"))?.map_err(|e| anyhow!(e))
     }
-}
-
-/// The last log position of each write of a group, given the group's last position.
-pub fn positions(last: i64, sizes: &[usize]) -> Vec<i64> {
-    let total: i64 = sizes.iter().map(|s| *s as i64).sum();
-    let mut at = last - total;
-    sizes
-        .iter()
-        .map(|s| {
-            at += *s as i64;
-            at
-        })
-        .collect()
 }
 
 async fn run(mut rx: mpsc::UnboundedReceiver<Request>, dsn: String, me: String, window: Duration) {
@@ -64,8 +54,6 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Request>, dsn: String, me: String, 
                 },
             }
         }
-        let sizes: Vec<usize> = group.iter().map(|(e, _)| e.len()).collect();
-        let all: Entries = group.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
         let result = async {
             // A connection closed while idle (the internal HAProxy's 30 min timeout, a
             // database restart) is replaced before use: nothing was sent on it, so no write
@@ -73,31 +61,23 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Request>, dsn: String, me: String, 
             if client.as_ref().is_none_or(|c| c.is_closed()) {
                 client = Some(log::connect(&dsn).await?);
             }
-            log::append(client.as_mut().unwrap(), &all, &me).await
+            let writes: Vec<log::CheckedWrite> = group.iter().map(|(entries, checked_at, _)| log::CheckedWrite { entries, checked_at: *checked_at }).collect();
+            log::append_checked(client.as_mut().unwrap(), &writes, &me).await
         }
         .await;
         match result {
-            Ok(last) => {
-                for ((_, reply), pos) in group.into_iter().zip(positions(last, &sizes)) {
-                    let _ = reply.send(Ok(pos));
+            Ok(outcomes) => {
+                for ((_, _, reply), outcome) in group.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
                 }
             }
             Err(e) => {
                 client = None; // reconnect next time: the primary may have moved
                 let why = format!("committing to the change log: {e:#}");
-                for (_, reply) in group {
+                for (_, _, reply) in group {
                     let _ = reply.send(Err(why.clone()));
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn each_write_gets_its_own_last_position() {
-        assert_eq!(super::positions(10, &[3, 1, 2]), [7, 8, 10]);
-        assert_eq!(super::positions(5, &[5]), [5]);
     }
 }

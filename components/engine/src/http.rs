@@ -110,7 +110,7 @@ async fn publish(State(a): State<Api>, Json(body): Json<Value>) -> Response {
     let by = body.get("published_by").and_then(Value::as_str).unwrap_or("unknown").to_string();
     tracing::info!(model = %model.name, by = %by, "publishing");
     let entry = ("publish".to_string(), model.name.to_lowercase(), serde_json::to_value(&model).unwrap());
-    match a.engine.write(vec![entry]).await {
+    match a.engine.write(crate::engine::Checked { entries: vec![entry], at: i64::MAX }).await {
         Ok(pos) => Json(json!({"published": model.name, "log_position": pos, "published_by": by})).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("{e:#}")}))).into_response(),
     }
@@ -131,7 +131,7 @@ async fn rows(State(a): State<Api>, Path((model, cube)): Path<(String, String)>,
         Ok(e) => e,
         Err(e) => return unprocessable(json!([{"path": "", "message": e.to_string()}])),
     };
-    let n = entries.len();
+    let n = entries.entries.len();
     match a.engine.write(entries).await {
         Ok(pos) => Json(json!({"rows": n, "log_position": pos})).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("{e:#}")}))).into_response(),

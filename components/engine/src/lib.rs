@@ -8,10 +8,15 @@
 //! result column names), `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the
 //! HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP probes).
 
+pub mod auth;
 pub mod catalog;
+pub mod cellvalue;
 pub mod cluster;
 pub mod colnames;
+pub mod copy_out;
 pub mod csvload;
+pub mod cursors;
+pub mod encode;
 pub mod engine;
 pub mod extended;
 pub mod group_commit;
@@ -19,8 +24,14 @@ pub mod http;
 pub mod loads;
 pub mod log;
 pub mod model;
+pub mod pgfunctions;
 pub mod probe;
+pub mod query_runtime;
+pub mod rewrite;
+pub mod session;
+pub mod settings;
 pub mod snapshot;
 pub mod sql;
 pub mod store;
+pub mod txn;
 pub mod update;

@@ -27,7 +27,8 @@ DO $$ BEGIN
     ALTER TABLE triad_engine.change_log DROP CONSTRAINT IF EXISTS change_log_kind_check;
     ALTER TABLE triad_engine.change_log ADD CONSTRAINT change_log_kind_v2 CHECK (kind IN ('cell', 'publish', 'user'));
   END IF;
-END $$;";
+END $$;
+CREATE INDEX IF NOT EXISTS change_log_publishes ON triad_engine.change_log (cube, pos) WHERE kind = 'publish';";
 
 pub const CHANNEL: &str = "triad_engine_log";
 
@@ -80,22 +81,77 @@ pub async fn migrate(c: &Client) -> Result<()> {
     Ok(())
 }
 
-/// Appends entries `(kind, cube, change)` atomically; returns the position of the last one.
-/// Returns only after the commit: the caller may acknowledge.
-pub async fn append(c: &mut Client, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
+/// Cell writes checked against the models as of log position `checked_at`.
+pub struct CheckedWrite<'a> {
+    pub entries: &'a [(String, String, Value)],
+    pub checked_at: i64,
+}
+
+/// Appends a group of checked writes in one transaction. A write whose model was published
+/// again after the position it was checked at is left out with the reason (checking it again
+/// against the new model is the writer's job): an entry that no engine could apply never
+/// enters the log. The others get the position of their last entry.
+pub async fn append_checked(c: &mut Client, writes: &[CheckedWrite<'_>], host: &str) -> Result<Vec<Result<i64, String>>> {
     let tx = c.transaction().await?;
-    let pos = append_in(&tx, entries, host).await?;
+    lock(&tx).await?;
+    let models: Vec<String> = writes.iter().flat_map(|w| w.entries.iter().filter_map(|e| cell_model(e))).collect();
+    let rows = tx.query("SELECT cube, max(pos) FROM triad_engine.change_log WHERE kind = 'publish' AND cube = ANY($1) GROUP BY cube", &[&models]).await?;
+    let published: std::collections::HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let stale = |w: &CheckedWrite| w.entries.iter().filter_map(|e| cell_model(e)).find_map(|m| published.get(&m).filter(|p| **p > w.checked_at).map(|p| (m, *p)));
+    let mut outcome = vec![];
+    let mut all = vec![];
+    for w in writes {
+        match stale(w) {
+            Some((model, at)) => outcome.push(Err(format!(
+                "model {model} was published again (log position {at}) after this write was checked against it (position {}); nothing was written: check and send the write again",
+                w.checked_at
+            ))),
+            None => {
+                all.extend(w.entries.iter().cloned());
+                outcome.push(Ok(all.len() as i64));
+            }
+        }
+    }
+    if all.is_empty() {
+        tx.rollback().await?;
+        return Ok(outcome);
+    }
+    let last = append_locked(&tx, &all, host).await?;
     tx.commit().await?;
-    Ok(pos)
+    let base = last - all.len() as i64;
+    Ok(outcome.into_iter().map(|o| o.map(|n| base + n)).collect())
+}
+
+/// The model a cell entry writes to (`cube` is `model.cube`).
+fn cell_model(e: &(String, String, Value)) -> Option<String> {
+    (e.0 == "cell").then(|| e.1.split_once('.').map_or(e.1.as_str(), |(m, _)| m).to_string())
 }
 
 /// Appends within the caller's transaction (the designer records its audit entry in the same
 /// one): nothing is in the log unless the caller commits.
 pub async fn append_in(tx: &Transaction<'_>, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
+    lock(tx).await?;
+    append_locked(tx, entries, host).await
+}
+
+/// Takes the log's lock for the rest of the caller's transaction: appends are serialised.
+pub async fn lock(tx: &Transaction<'_>) -> Result<()> {
+    tx.batch_execute("LOCK TABLE triad_engine.change_log IN EXCLUSIVE MODE").await?;
+    Ok(())
+}
+
+/// The model `name` as last published in the log (the caller holds the lock, so it stays the
+/// last until the caller commits): cells checked against it can be appended.
+pub async fn published_model(tx: &Transaction<'_>, name: &str) -> Result<Option<Value>> {
+    let row = tx.query_opt("SELECT change::text FROM triad_engine.change_log WHERE kind = 'publish' AND cube = $1 ORDER BY pos DESC LIMIT 1", &[&name.to_lowercase()]).await?;
+    row.map(|r| serde_json::from_str(r.get::<_, &str>(0)).context("a published model in the change log")).transpose()
+}
+
+/// Numbers and inserts the entries after the current maximum; the caller holds the lock.
+pub async fn append_locked(tx: &Transaction<'_>, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
     let kinds: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
     let cubes: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
     let changes: Vec<String> = entries.iter().map(|e| e.2.to_string()).collect();
-    tx.batch_execute("LOCK TABLE triad_engine.change_log IN EXCLUSIVE MODE").await?;
     let base: i64 = tx.query_one("SELECT COALESCE(max(pos), 0) FROM triad_engine.change_log", &[]).await?.get(0);
     tx.execute(
         "INSERT INTO triad_engine.change_log (pos, kind, cube, change, written_by)

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use pgwire::api::auth::DefaultServerParameterProvider;
-use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
 use triad_config::Cluster;
 use triad_engine::{cluster, engine::Engine, http, sql};
 
@@ -73,7 +71,7 @@ async fn run(cluster: Cluster, args: Args) -> anyhow::Result<()> {
     let sql_listener = tokio::net::TcpListener::bind(&sql_addr).await.with_context(|| format!("binding SQL on {sql_addr}"))?;
     let handlers = Arc::new(sql::Handlers {
         sql: Arc::new(sql::SqlHandler { engine: engine.clone() }),
-        startup: Arc::new(CleartextPasswordAuthStartupHandler::new(sql::Users { engine: engine.clone() }, DefaultServerParameterProvider::default())),
+        startup: Arc::new(triad_engine::auth::PasswordLogin::new(engine.clone())),
     });
     tokio::spawn(async move {
         loop {

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::sql::{SqlHandler, cube_name, normalise, run_query, user_error};
 
 impl SqlHandler {
-    pub(crate) async fn update(&self, u: Update) -> PgWireResult<Response> {
+    pub(crate) async fn update(&self, session: &crate::session::Shared, u: Update) -> PgWireResult<Response> {
         if u.from.is_some() || u.returning.is_some() || !u.table.joins.is_empty() || u.limit.is_some() || !u.order_by.is_empty() {
             return Err(user_error("0A000", "UPDATE takes one cube, SET and WHERE (no FROM, joins, RETURNING, ORDER BY or LIMIT)", None));
         }
@@ -51,7 +51,7 @@ impl SqlHandler {
         let filter = u.selection.as_ref().map(|s| format!(" WHERE {s}")).unwrap_or_default();
         let select = format!("SELECT {}, {} FROM {model}.{cube}{filter}", dimensions.join(", "), sets.join(", "));
 
-        let (_, batches) = run_query(&self.engine, &select).await?;
+        let (_, batches) = run_query(&self.engine, Some(session), &select).await?;
         let mut cells = vec![];
         for batch in batches {
             let batch = normalise(batch).map_err(|e| user_error("XX000", e.to_string(), None))?;
@@ -66,8 +66,7 @@ impl SqlHandler {
         }
         let n = cells.len();
         if n > 0 {
-            let entries = self.engine.check_cells(model, cube, &cells).map_err(|e| user_error("22023", e.to_string(), None))?;
-            self.engine.write(entries).await.map_err(|e| user_error("08006", format!("{e:#}"), None))?;
+            self.write_cells(session, model, cube, cells).await?;
         }
         Ok(Response::Execution(Tag::new("UPDATE").with_rows(n)))
     }

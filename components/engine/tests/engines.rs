@@ -151,8 +151,8 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     assert_eq!(out, "UPDATE 2");
     let by_region = eventually(20, "the update on e2", || psql(&e2, "secret", "SELECT region, sum(amount), sum(units) FROM sales.revenue GROUP BY region ORDER BY region").ok().filter(|r| r.starts_with("north|24")));
     assert_eq!(by_region, "north|24|11\nsouth|5|1");
-    let err = psql(&e1, "secret", "UPDATE sales.revenue SET units = units * 1.5").unwrap_err();
-    assert!(err.contains("integer"), "a non-integer for an integer measure: {err}");
+    let err = psql(&e1, "secret", "UPDATE sales.revenue SET units = '1.5'").unwrap_err();
+    assert!(err.contains("integer") && err.contains("bigint"), "text that is no whole number for an integer measure: {err}");
     let err = psql(&e1, "secret", "UPDATE sales.revenue SET region = 'x'").unwrap_err();
     assert!(err.contains("addresses cells"), "{err}");
     let err = psql(&e1, "secret", "UPDATE sales.revenue SET colour = 1").unwrap_err();
@@ -190,6 +190,8 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
         eventually(20, "all concurrent writes on every engine", || (psql(e, "secret", "SELECT count(*) FROM sales.revenue WHERE region LIKE 'w%'").ok()? == "50").then_some(()));
     }
     prepared_statements(&e2);
+    transactions(&e1, &e2);
+    session_statements(&e1);
     catalog_queries(&e2);
     csv_loads(&e1, &e2);
     differential_against_postgres(&e1, &e2, &as_pg);
@@ -334,6 +336,115 @@ fn prepared_statements(e: &str) {
         let err = client.execute(&insert, &[&"east", &"2026-03", &f64::NAN, &1.5f64]).await;
         assert!(err.is_err(), "a float for an integer measure is refused by the client's types");
     });
+}
+
+/// Writes are real transactions: nothing is seen before COMMIT, ROLLBACK and errors leave
+/// nothing, a multi-statement message is all or nothing; quoted numbers are stored, not lost.
+fn transactions(e1: &str, e2: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let connect = |e: String| async move {
+            let (client, conn) = tokio_postgres::connect(&format!("host={e} port=5433 user=analyst password=secret dbname=triad"), tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            client
+        };
+        let (a, other) = (connect(e1.to_string()).await, connect(e2.to_string()).await);
+        let cell = |c: &'static str| format!("SELECT amount, units FROM sales.revenue WHERE region = 'tx' AND month = '{c}'");
+        async fn rows(client: &tokio_postgres::Client, sql: String) -> Vec<(Option<String>, Option<String>)> {
+            let messages = client.simple_query(&sql).await.unwrap();
+            messages.into_iter().filter_map(|m| if let tokio_postgres::SimpleQueryMessage::Row(r) = m { Some((r.get(0).map(str::to_string), r.get(1).map(str::to_string))) } else { None }).collect()
+        }
+
+        // Quoted numbers (as many drivers bind them) are stored with their value, everywhere.
+        a.simple_query("INSERT INTO sales.revenue (region, month, amount, units) VALUES ('tx', 'quoted', '2.50', '5')").await.unwrap();
+        for c in [&a, &other] {
+            let mut got = vec![];
+            for _ in 0..100 {
+                got = rows(c, cell("quoted")).await;
+                if !got.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(got, [(Some("2.5".into()), Some("5".into()))], "the quoted numbers are there");
+        }
+
+        // ROLLBACK: read-your-own-writes inside, nobody else sees it, nothing is left.
+        a.batch_execute("BEGIN").await.unwrap();
+        a.execute("INSERT INTO sales.revenue (region, month, units) VALUES ($1, $2, $3)", &[&"tx", &"rolled-back", &7i64]).await.unwrap();
+        assert_eq!(rows(&a, cell("rolled-back")).await, [(None, Some("7".into()))], "the session reads its own write");
+        a.batch_execute("UPDATE sales.revenue SET units = units + 1 WHERE region = 'tx' AND month = 'rolled-back'").await.unwrap();
+        assert_eq!(rows(&a, cell("rolled-back")).await, [(None, Some("8".into()))], "and updates it");
+        assert!(rows(&other, cell("rolled-back")).await.is_empty(), "another session does not see uncommitted writes");
+        a.batch_execute("ROLLBACK").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for c in [&a, &other] {
+            assert!(rows(c, cell("rolled-back")).await.is_empty(), "ROLLBACK leaves nothing");
+        }
+
+        // An error aborts the block: 25P02 until its end, and COMMIT then commits nothing.
+        a.batch_execute("BEGIN").await.unwrap();
+        a.batch_execute("INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'aborted', 1)").await.unwrap();
+        assert!(a.batch_execute("SELECT * FROM sales.nope").await.is_err());
+        let err = a.batch_execute("INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'aborted', 2)").await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("25P02"), "{err}");
+        a.batch_execute("COMMIT").await.unwrap();
+        // A multi-statement message is one transaction: the failing SELECT undoes the INSERT.
+        assert!(a.batch_execute("INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'multi', 1); SELECT * FROM sales.nope").await.is_err());
+        // Savepoints: what came after one is undone by ROLLBACK TO, the rest commits.
+        a.batch_execute("BEGIN; INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'kept', 1); SAVEPOINT s1").await.unwrap();
+        a.batch_execute("INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'undone', 1)").await.unwrap();
+        assert!(a.batch_execute("SELECT * FROM sales.nope").await.is_err());
+        a.batch_execute("ROLLBACK TO SAVEPOINT s1").await.unwrap();
+        a.batch_execute("INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'kept', 2)").await.unwrap();
+        a.batch_execute("COMMIT").await.unwrap();
+        let mut got = vec![];
+        for _ in 0..100 {
+            got = rows(&other, "SELECT month, units FROM sales.revenue WHERE region = 'tx' AND month <> 'quoted' ORDER BY month".into()).await;
+            if !got.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(got, [(Some("kept".into()), Some("2".into()))], "only the committed writes, on the other engine");
+
+        // What the engine does not implement is refused, not ignored.
+        for sql in ["INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'c', 1) ON CONFLICT DO NOTHING", "INSERT INTO sales.revenue (region, month, units) VALUES ('tx', 'r', 1) RETURNING units", "BEGIN ISOLATION LEVEL SERIALIZABLE"] {
+            let err = a.batch_execute(sql).await.unwrap_err();
+            assert_eq!(err.code().map(|c| c.code()), Some("0A000"), "{sql}: {err}");
+        }
+        assert!(rows(&a, "SELECT month FROM sales.revenue WHERE region = 'tx' AND month IN ('c', 'r')".into()).await.is_empty());
+    });
+}
+
+/// SHOW, SET and the functions drivers call at connect (psqlODBC, SQLAlchemy, pgcli).
+fn session_statements(e: &str) {
+    let q = |sql: &str| psql(e, "secret", sql).unwrap_or_else(|err| panic!("{sql}: {err}"));
+    assert_eq!(q("SHOW transaction_isolation"), "read committed");
+    assert_eq!(q("SHOW TRANSACTION ISOLATION LEVEL"), "read committed");
+    assert_eq!(q("SHOW standard_conforming_strings"), "on");
+    assert_eq!(q("SHOW time zone"), "UTC");
+    assert!(q("SHOW ALL").lines().count() > 20);
+    assert!(q("SELECT version()").starts_with("PostgreSQL 15.0 (Triad"));
+    let last = |sql: &str| q(sql).lines().last().unwrap_or_default().to_string();
+    let out = q("SET search_path = sales; SELECT count(*) > 0 FROM revenue; SELECT current_setting('search_path')");
+    assert!(out.lines().any(|l| l == "t") && out.ends_with("sales"), "an unqualified cube is found through search_path: {out}");
+    assert_eq!(last("SET statement_timeout = '5s'; SHOW statement_timeout"), "5000ms");
+    assert_eq!(last("SET DateStyle = 'ISO'; SET extra_float_digits = 2; SHOW transaction_isolation"), "read committed", "psqlODBC's first message");
+    assert!(psql(e, "secret", "SET DateStyle = 'SQL, DMY'").unwrap_err().contains("not supported"));
+    assert!(psql(e, "secret", "SHOW no_such_parameter").unwrap_err().contains("unrecognized configuration parameter"));
+    assert_eq!(q("DISCARD ALL"), "DISCARD ALL");
+    assert!(q("EXPLAIN SELECT sum(units) FROM sales.revenue").contains("logical_plan"));
+    // Server-side cursors hand a result out in parts; COPY writes it in bulk.
+    let out = q("BEGIN; DECLARE c CURSOR FOR SELECT month FROM sales.revenue WHERE region = 'w0' ORDER BY month; FETCH 2 FROM c; FETCH FORWARD 1 FROM c; CLOSE c; COMMIT");
+    let months: Vec<&str> = out.lines().filter(|l| l.starts_with('m')).collect();
+    assert_eq!(months, ["m00", "m01", "m02"], "{out}");
+    assert!(psql(e, "secret", "DECLARE c CURSOR FOR SELECT 1").unwrap_err().contains("transaction blocks"));
+    let csv = q("COPY (SELECT region, units FROM sales.revenue WHERE region = 'w1' AND month IN ('m00', 'm01') ORDER BY month) TO STDOUT WITH (FORMAT csv, HEADER)");
+    assert_eq!(csv, "region,units\nw1,0\nw1,1");
+    let text = q("COPY (SELECT 'a\tb' AS t, NULL::text AS n, 1.5::float8 AS f) TO STDOUT");
+    assert_eq!(text, "a\\tb\t\\N\t1.5", "text format escapes tabs and writes NULL as \\N");
+    assert!(psql(e, "secret", "COPY sales.revenue FROM STDIN").unwrap_err().contains("TO STDOUT"));
 }
 
 /// What psql's backslash commands and drivers' metadata queries ask: schemas (models), tables

@@ -1,0 +1,124 @@
+//! PostgreSQL syntax DataFusion plans differently, rewritten in the syntax tree before
+//! planning: `OFFSET n FETCH FIRST m ROWS ONLY` (the SQL standard's LIMIT, which Tableau and
+//! Power BI send) becomes LIMIT; `a ^ b` is PostgreSQL's exponent (DataFusion read it as
+//! bitwise XOR: `2 ^ 10` gave 8); `LIKE ... ESCAPE '/'` (SQLAlchemy's) becomes the backslash
+//! escapes DataFusion knows.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Value as SqlValue, BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, LimitClause, ObjectName, Query, Statement, VisitMut, VisitorMut};
+
+struct PostgresSyntax {
+    refused: Option<String>,
+}
+
+impl VisitorMut for PostgresSyntax {
+    type Break = ();
+
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if let Some(fetch) = q.fetch.take() {
+            if fetch.with_ties || fetch.percent {
+                self.refused = Some("FETCH ... WITH TIES and FETCH ... PERCENT are not supported".into());
+                return ControlFlow::Break(());
+            }
+            let count = fetch.quantity.unwrap_or_else(|| Expr::value(datafusion::sql::sqlparser::ast::Value::Number("1".into(), false)));
+            q.limit_clause = Some(match q.limit_clause.take() {
+                None => LimitClause::LimitOffset { limit: Some(count), offset: None, limit_by: vec![] },
+                Some(LimitClause::LimitOffset { limit: None, offset, limit_by }) => LimitClause::LimitOffset { limit: Some(count), offset, limit_by },
+                Some(_) => {
+                    self.refused = Some("LIMIT and FETCH FIRST together are not allowed".into());
+                    return ControlFlow::Break(());
+                }
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. } = e
+            && let Some(escape) = escape_char.take()
+        {
+            let c = match &escape.value {
+                SqlValue::SingleQuotedString(s) if s.chars().count() == 1 => s.chars().next().expect("one character"),
+                other => {
+                    self.refused = Some(format!("LIKE ... ESCAPE {other}: the escape must be one character"));
+                    return ControlFlow::Break(());
+                }
+            };
+            if c != '\\' && !backslash_escapes(pattern, c) {
+                self.refused = Some(format!("LIKE ... ESCAPE '{c}' is supported when the pattern is made of string literals"));
+                return ControlFlow::Break(());
+            }
+        }
+        if let Expr::BinaryOp { left, op: BinaryOperator::PGExp, right } = e {
+            let arg = |x: &Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()));
+            *e = Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("power")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args: vec![arg(left), arg(right)], clauses: vec![] }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Rewrites the string literals of a LIKE pattern from escape character `c` to the backslash
+/// (DataFusion's only one); false if the pattern is not made of literals (and `||`).
+fn backslash_escapes(pattern: &mut Expr, c: char) -> bool {
+    match pattern {
+        Expr::Value(v) => match &mut v.value {
+            SqlValue::SingleQuotedString(s) => {
+                let mut out = String::new();
+                let mut chars = s.chars();
+                while let Some(ch) = chars.next() {
+                    match ch {
+                        '\\' => out.push_str("\\\\"),
+                        ch if ch == c => {
+                            out.push('\\');
+                            out.extend(chars.next());
+                        }
+                        ch => out.push(ch),
+                    }
+                }
+                *s = out;
+                true
+            }
+            _ => false,
+        },
+        Expr::BinaryOp { left, op: BinaryOperator::StringConcat, right } => backslash_escapes(left, c) && backslash_escapes(right, c),
+        Expr::Nested(e) => backslash_escapes(e, c),
+        _ => false,
+    }
+}
+
+/// Rewrites `stmt` in place; an error names what PostgreSQL has that the engine refuses.
+pub fn postgres_syntax(stmt: &mut Statement) -> Result<(), String> {
+    let mut v = PostgresSyntax { refused: None };
+    let _ = stmt.visit(&mut v);
+    v.refused.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn rewritten(sql: &str) -> String {
+        let mut s = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().remove(0);
+        super::postgres_syntax(&mut s).unwrap();
+        s.to_string()
+    }
+
+    #[test]
+    fn fetch_first_is_limit_and_caret_is_power() {
+        assert_eq!(rewritten("SELECT a FROM t ORDER BY a OFFSET 5 ROWS FETCH FIRST 10 ROWS ONLY"), "SELECT a FROM t ORDER BY a LIMIT 10 OFFSET 5 ROWS");
+        assert_eq!(rewritten("SELECT a FROM t FETCH NEXT ROW ONLY"), "SELECT a FROM t LIMIT 1");
+        assert_eq!(rewritten("SELECT 2 ^ 10, (SELECT x ^ 2 FROM u)"), "SELECT power(2, 10), (SELECT power(x, 2) FROM u)");
+        assert_eq!(rewritten("SELECT n FROM s WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"), "SELECT n FROM s WHERE n NOT LIKE 'pg\\_' || '%'");
+    }
+}
