@@ -10,11 +10,16 @@
       lib = nixpkgs.lib;
       systems = [ "x86_64-linux" "aarch64-linux" ];
       forAll = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
-      # Every module gets the flake's package as its default.
-      withPackage = module: { pkgs, ... }: {
-        imports = [ module ];
-        services.triad.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.triad;
+      # The one place that gives services.triad.package its default (the flake's package).
+      # Every wrapper imports this same module; its `key` makes the module system import it
+      # once, so a host importing several of the flake's modules has one definition.
+      packageDefault = {
+        key = "triad-flake#package-default";
+        imports = [
+          ({ pkgs, ... }: { services.triad.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.triad; })
+        ];
       };
+      withPackage = module: { imports = [ module packageDefault ]; };
     in
     {
       packages = forAll (pkgs: rec {
@@ -41,8 +46,17 @@
         demo = {
           type = "app";
           program = toString (pkgs.writeShellScript "triad-demo" ''
-            export PATH=${lib.makeBinPath [ pkgs.cargo pkgs.rustc pkgs.protobuf pkgs.haproxy pkgs.postgresql pkgs.curl pkgs.python3 ]}:$PATH
-            export TRIAD_PG_BIN=${pkgs.postgresql}/bin
+            set -eu
+            # The demo builds the workspace with cargo and keeps its hosts beside it: it runs in
+            # a writable copy of this flake's source, wherever it is called from.
+            work="''${XDG_CACHE_HOME:-$HOME/.cache}/triad-demo"
+            mkdir -p "$work"
+            cp -rT --no-preserve=mode ${self} "$work"
+            chmod +x "$work"/scripts/* "$work"/vm-tests/driver/*.py "$work"/vm-tests/driver/hostbin/* "$work"/vm-tests/lib/triad-test-workload
+            cd "$work"
+            export PATH=${lib.makeBinPath [ pkgs.cargo pkgs.rustc pkgs.stdenv.cc pkgs.protobuf pkgs.haproxy pkgs.postgresql_17 pkgs.curl pkgs.python3 ]}:$PATH
+            export PROTOC=${pkgs.protobuf}/bin/protoc
+            export TRIAD_PG_BIN=${pkgs.postgresql_17}/bin
             exec ./scripts/demo "$@"
           '');
         };
@@ -50,11 +64,11 @@
 
       devShells = forAll (pkgs: {
         default = pkgs.mkShell {
-          packages = with pkgs; [ cargo rustc clippy rustfmt cargo-nextest protobuf postgresql haproxy etcd python3 nixfmt-rfc-style ];
+          packages = with pkgs; [ cargo rustc clippy rustfmt cargo-nextest protobuf postgresql_17 haproxy etcd python3 nixfmt ];
           PROTOC = "${pkgs.protobuf}/bin/protoc";
         };
       });
 
-      formatter = forAll (pkgs: pkgs.nixfmt-rfc-style);
+      formatter = forAll (pkgs: pkgs.nixfmt);
     };
 }

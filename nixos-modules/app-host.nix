@@ -1,26 +1,35 @@
-# An app host: coordinator member (when the description gives it that role), keeper with
-# PostgreSQL, engine, designer and the internal HAProxy (5000 -> primary, 5001 -> replicas).
+# An app host: keeper with PostgreSQL, engine, designer and the internal HAProxy (5000 ->
+# primary, 5001 -> replicas); a coordinator member too when the description gives the host that
+# role (coordinator-host.nix).
 { config, lib, pkgs, ... }:
 let
   cfg = config.services.triad;
   app = cfg.app;
-  render = role: pkgs.runCommand "triad-haproxy-${role}.cfg" { nativeBuildInputs = [ cfg.package ]; } ''
+  pg = cfg.postgresqlPackage;
+  major = pg.psqlSchema or (lib.versions.major pg.version);
+  render = role: pkgs.runCommand "triad-haproxy-${role}.cfg" { nativeBuildInputs = [ cfg.package pkgs.haproxy ]; preferLocalBuild = true; } ''
     triadctl haproxy-config --role ${role} --host ${lib.escapeShellArg cfg.hostName} -o $out ${cfg.configFile}
+    haproxy -c -f $out
   '';
-  units = import ./units.nix {
+  rendered = import ./units.nix {
     inherit lib cfg;
     placeholders = {
       "@bin@" = "${cfg.package}/bin";
-      "@config@" = "/etc/triad/cluster.toml";
+      "@config@" = "${cfg.configFile}";
       "@host@" = cfg.hostName;
       "@state_dir@" = cfg.stateDir;
+      "@etc@" = "/etc";
+      "@pg_major@" = major;
       "@haproxy_internal@" = "${render "internal"}";
       "@engine_memory_max@" = app.engine.memoryMax;
     };
-    programs.haproxy = "${pkgs.haproxy}/bin/haproxy";
-    # PostgreSQL runs as its own user, as the keeper's child.
+    programs = { haproxy = lib.getExe pkgs.haproxy; kill = "${pkgs.coreutils}/bin/kill"; };
+    # PostgreSQL runs as its own user, as the keeper's child; a password_file is shared with
+    # the engine and designer through the `triad` group (chgrp triad, chmod 0640).
     users = { triad-keeper = "postgres"; triad-haproxy-internal = "haproxy"; };
-    extraPath = { triad-keeper = [ app.postgresql ]; };
+    serviceConfig.triad-keeper.SupplementaryGroups = [ "triad" ];
+    # The keeper finds initdb, pg_ctl, postgres, pg_basebackup and pg_rewind on its PATH.
+    extraPath = { triad-keeper = [ pg ]; };
     environment = app.environment;
   } "app";
   ports = cfg.settings.ports or { };
@@ -30,8 +39,12 @@ in
   imports = [ ./default.nix ./coordinator-host.nix ];
 
   options.services.triad.app = {
-    enable = lib.mkEnableOption "the Triad app host services (keeper with PostgreSQL, engine, designer, internal HAProxy)";
-    postgresql = lib.mkPackageOption pkgs "postgresql" { };
+    enable = lib.mkOption {
+      type = lib.types.bool;
+      default = builtins.elem "app" cfg.roles;
+      defaultText = lib.literalExpression ''builtins.elem "app" config.services.triad.roles'';
+      description = "Run the app host services (keeper with PostgreSQL, engine, designer, internal HAProxy). By default exactly when the description gives this host the `app` role.";
+    };
     engine.memoryMax = lib.mkOption {
       type = lib.types.str;
       default = "";
@@ -46,23 +59,23 @@ in
   };
 
   config = lib.mkIf app.enable {
-    services.triad.coordinator.enable = lib.mkDefault (builtins.elem "coordinator" cfg.roles);
-    # The keeper finds PostgreSQL here unless the description sets [database] bin_dir.
-    services.triad.settings.database.bin_dir = lib.mkDefault "${app.postgresql}/bin";
+    assertions = [{
+      assertion = builtins.elem "app" cfg.roles;
+      message = "services.triad.app.enable is set, but this host (${cfg.hostName}) has no `app` role in services.triad.settings.hosts";
+    }];
 
-    systemd.services = units;
-    systemd.tmpfiles.rules = [ "d ${cfg.stateDir} 0755 root root -" ];
+    systemd.services = rendered.services;
+    systemd.tmpfiles.rules = rendered.tmpfiles;
+    environment.etc = rendered.etc;
 
-    users.users.triad = { isSystemUser = true; group = "triad"; };
-    users.groups.triad = { };
     users.users.postgres = { isSystemUser = true; group = "postgres"; };
     users.groups.postgres = { };
     users.users.haproxy = { isSystemUser = true; group = "haproxy"; };
     users.groups.haproxy = { };
 
-    networking.firewall.allowedTCPPorts = [
-      (port "postgres" 5432) (port "keeper_api" 8008) (port "db_primary" 5000) (port "db_replicas" 5001)
-      (port "engine_sql" 5433) (port "engine_http" 8080) (port "engine_peer" 7100) (port "designer" 8090)
+    services.triad.firewall.publicTCPPorts = [ (port "engine_sql" 5433) (port "engine_http" 8080) (port "designer" 8090) ];
+    services.triad.firewall.clusterTCPPorts = [
+      (port "postgres" 5432) (port "keeper_api" 8008) (port "db_primary" 5000) (port "db_replicas" 5001) (port "engine_peer" 7100)
     ];
   };
 }

@@ -8,11 +8,13 @@ rustPlatform.buildRustPackage {
   # Only what the build reads: a change to docs or tests does not rebuild the package.
   src = lib.fileset.toSource {
     root = ../.;
-    fileset = lib.fileset.unions [ ../Cargo.toml ../Cargo.lock ../components ];
+    fileset = lib.fileset.unions [ ../Cargo.toml ../Cargo.lock ../components ../third_party ];
   };
   cargoLock.lockFile = ../Cargo.lock;
 
-  # etcd-client and the coordinator compile protobuf definitions at build time.
+  # The coordinator (prost) and raft-proto (protobuf-build, patched in third_party/ to accept
+  # a current protoc) compile protobuf definitions at build time with nixpkgs' protoc; no
+  # vendored protoc binary runs (they are not linked for the sandbox).
   nativeBuildInputs = [ protobuf ];
   env.PROTOC = "${protobuf}/bin/protoc";
 

@@ -12,10 +12,12 @@ A test host is
   /run/postgresql, and runs the services of vm-tests/services.toml for the host's roles;
 - a memory cgroup subtree `triad-vmtest/<name>` holding every process of the host.
 
-crash() kills the host's whole cgroup tree and unplugs it (the namespace is deleted and made
-again at the next start(), like a rebooted VM: no iptables rules, no sockets survive); its
-disk (state_dir) is kept, and deleting the contents of state_dir wipes it like deleting a VM's
-disk image. block()/unblock() take the bridge port of eth1 down/up (the guest sees carrier
+crash() is a power cut: the host's cable is pulled first (both ends of its link down), then
+its whole cgroup tree is killed, so no FIN or RST of its dying processes reaches a peer — they
+must time out, as with a real crashed machine; then it is unplugged (the namespace is deleted
+and made again at the next start(), like a rebooted VM: no iptables rules, no sockets
+survive). Its disk (state_dir) is kept, and deleting the contents of state_dir wipes it like
+deleting a VM's disk image. block()/unblock() take the bridge port of eth1 down/up (the guest sees carrier
 loss, as with QEMU's set_link). Commands run in the host's namespaces with the host's
 environment and cgroup, under `bash -c "set -euo pipefail; ..."` like the NixOS driver's.
 
@@ -142,6 +144,12 @@ class Network:
 
     def set_link(self, m, up):
         run("ip", "-n", SWITCH, "link", "set", m.port, "up" if up else "down")
+
+    def cut(self, m):
+        """The cable pulled out: the switch port and the host's own eth1 down, so nothing the
+        host still sends leaves it."""
+        run("ip", "-n", SWITCH, "link", "set", m.port, "down", check=False)
+        run("ip", "-n", m.netns, "link", "set", "eth1", "down", check=False)
 
     @staticmethod
     def unplug(m):
@@ -307,11 +315,13 @@ class Machine:
         self.booted = self.connected = False
 
     def crash(self):
-        """Simulate a sudden power failure: every process of the host dies at once and its
-        cable is pulled. The disk (state_dir) stays."""
+        """Simulate a sudden power failure: the cable is pulled first, then every process of
+        the host dies at once, so its peers get no FIN or RST and must time out. The disk
+        (state_dir) stays."""
         if not self.booted:
             return
         self.log("forced crash")
+        self.driver.network.cut(self)
         self._power_off()
 
     def shutdown(self):

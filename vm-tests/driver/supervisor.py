@@ -7,11 +7,17 @@ private mount and UTS namespace. The supervisor
 
 - binds the host's own files over the shared file system (/etc/hosts, /etc/triad,
   /var/lib/triad, /tmp, /run/postgresql) and sets the host name;
-- starts the units of the host's roles (from its /etc/triad/cluster.toml) in `after` order,
-  with the placeholders of services.toml filled in, each in its own memory cgroup
-  (MemoryMax=) and session, output into the host's journal;
-- renders the HAProxy configurations with `triadctl haproxy-config` before starting HAProxy
-  (ExecStartPre=) and reloads HAProxy with SIGUSR2 when the cluster description changes;
+- builds the host's configuration the way NixOS builds a system (`build`): the cluster
+  description and the HAProxy configurations rendered from it by `triadctl haproxy-config`
+  at content-addressed paths (a store), and the definition of every unit of the host's roles
+  with the placeholders of services.toml filled in; activates it (the /etc files) and starts
+  the units in `after` order, each in its own memory cgroup (MemoryMax=) and session, output
+  into the host's journal;
+- switches to another cluster description (`triad-switch-config NAME`) as NixOS's
+  switch-to-configuration does (switchplan.py): stops units that went away and those whose
+  definition changed, activates the new files, reloads the units whose reload triggers alone
+  changed (ExecReload=: the configuration check, then the reload signal), starts new and
+  changed units, leaves the others alone;
 - applies Restart=on-failure, RestartSec=, StartLimitBurst=/StartLimitIntervalSec=,
   KillMode=process|control-group, OOMPolicy=stop, and keeps ActiveState/SubState/Result/
   NRestarts/MainPID/ExecMainStatus as systemd defines them (Result is reset when a unit starts
@@ -24,6 +30,7 @@ Standard library only. Configuration: one JSON file written by the driver (argv[
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
 import shlex
@@ -40,6 +47,7 @@ from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import switchplan  # noqa: E402
 from cgroups import Cgroups, Sessions, parse_bytes  # noqa: E402
 
 CLEAN_SIGNALS = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE}
@@ -69,9 +77,11 @@ class Journal:
 
 
 class Unit:
-    def __init__(self, name, spec, supervisor):
+    def __init__(self, name, spec, definition, supervisor):
         self.name = name
         self.spec = spec
+        # What the unit runs, from the configuration it was last (re)started or reloaded with.
+        self.definition = definition
         self.sup = supervisor
         self.active_state = "inactive"
         self.sub_state = "dead"
@@ -100,10 +110,10 @@ class Unit:
 
     @property
     def memory_max(self):
-        return parse_bytes(self.sup.fill(self.spec.get("memory_max", "")))
+        return parse_bytes(self.definition["memory_max"])
 
     def command(self):
-        return [self.sup.fill(a) for a in self.spec["command"]]
+        return self.definition["argv"]
 
     def properties(self):
         return {
@@ -150,20 +160,139 @@ class Supervisor:
         self.powering_off = False
         self.table = tomllib.loads(Path(config["services"]).read_text())
 
-    # --- the host ---
-    def fill(self, text):
+    # --- the host's configuration (NixOS: the system closure) ---
+    def store(self, name, data):
+        """A content-addressed file (NixOS: a store path): the same content, the same path."""
+        d = Path(self.config["run_dir"]) / "store"
+        d.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(name.encode() + b"\n" + data).hexdigest()[:32]
+        path = d / f"{digest}-{name}"
+        if not path.exists():
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return str(path)
+
+    def etc_dir(self):
+        """/etc of the host (the demo's hosts share one file system: a directory each)."""
+        return "/etc" if self.isolated else str(Path(self.config["run_dir"]) / "etc")
+
+    def pg_major(self, description):
+        """The major version of the PostgreSQL the keeper will run (the one it finds: the
+        description's bin_dir, else the newest of /usr/lib/postgresql, else PATH)."""
+        if self.config.get("pg_major"):
+            return self.config["pg_major"]
+        bin_dir = description.get("database", {}).get("bin_dir")
+        candidates = [Path(bin_dir) / "postgres"] if bin_dir else []
+        candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, reverse=True)
+        if shutil.which("postgres"):
+            candidates.append(Path(shutil.which("postgres")))
+        for exe in candidates:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=10).stdout
+                digits = "".join(ch if ch.isdigit() or ch == "." else " " for ch in out).split()
+                if digits:
+                    return digits[0].split(".")[0]
+        return "unknown"
+
+    def build(self, source):
+        """Build the configuration of this host for the cluster description at `source`:
+        {description, roles, units: {name: unit file as switchplan compares it}, argv, etc}.
+        Raises RuntimeError when it cannot be built (like nixos-rebuild: nothing changes)."""
+        data = Path(source).read_bytes()
+        try:
+            description = tomllib.loads(data.decode())
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise RuntimeError(f"{source}: {e}") from e
+        me = next((h for h in description.get("hosts", []) if h.get("name") == self.host), None)
+        roles = set(me.get("roles", [])) if me else set()
         c = self.config
-        for key, value in {
-            "@config@": c["config"],
+        values = {
+            "@config@": self.store("cluster.toml", data),
             "@host@": self.host,
             "@state_dir@": c["state_dir"],
             "@bin@": c["bin"],
-            "@haproxy_internal@": str(Path(c["run_dir"]) / "haproxy-internal.cfg"),
-            "@haproxy_external@": str(Path(c["run_dir"]) / "haproxy-external.cfg"),
+            "@etc@": self.etc_dir(),
+            "@pg_major@": self.pg_major(description),
             "@engine_memory_max@": c.get("engine_memory_max", ""),
-        }.items():
-            text = text.replace(key, value)
-        return text
+        }
+        skip = set(c.get("skip_units", []))
+        wanted = [n for n, s in self.table.items() if roles & set(s.get("roles", [])) and n not in skip]
+        # The rendered HAProxy configurations (NixOS: derivations running triadctl haproxy-config).
+        for placeholder, role in (("@haproxy_internal@", "internal"), ("@haproxy_external@", "external")):
+            if any(placeholder in json.dumps(self.table[n]) for n in wanted):
+                p = subprocess.run([f"{c['bin']}/triadctl", "haproxy-config", "--role", role, "--host", self.host, values["@config@"]], capture_output=True)
+                if p.returncode != 0:
+                    raise RuntimeError(f"triadctl haproxy-config --role {role}: {p.stderr.decode(errors='replace').strip()}")
+                values[placeholder] = self.store(f"triad-haproxy-{role}.cfg", p.stdout)
+
+        def fill(text):
+            for key, value in values.items():
+                text = text.replace(key, value)
+            return text
+
+        units, argv, etc = {}, {}, {}
+        for n in wanted:
+            spec = self.table[n]
+            argv[n] = [fill(a) for a in spec["command"]]
+            environment = dict(c.get("environment", {}).get("*", {}), **c.get("environment", {}).get(n, {}))
+            service = {
+                "ExecStart": shlex.join(argv[n]),
+                "Restart": spec.get("restart", "no"),
+                "RestartSec": str(spec.get("restart_sec", 0)),
+                "KillMode": spec.get("kill_mode", "control-group"),
+                "Environment": environment,
+            }
+            if fill(spec.get("memory_max", "")):
+                service["MemoryMax"] = fill(spec["memory_max"])
+            if "reload_signal" in spec:
+                service["ExecReload"] = [shlex.join(fill(a) for a in spec["reload_check"]), f"kill -{spec['reload_signal'].removeprefix('SIG')} $MAINPID"]
+            unit = {
+                "After": [f"{d}.service" for d in spec.get("after", [])],
+                "StartLimitBurst": spec.get("start_limit_burst", 5),
+                "StartLimitIntervalSec": spec.get("start_limit_interval_sec", 10),
+            }
+            if spec.get("reload_triggers"):
+                unit["X-Reload-Triggers"] = " ".join(fill(x) for x in spec["reload_triggers"])
+            units[n] = {"Unit": unit, "Service": service, "enable": True, "wantedBy": ["multi-user.target"]}
+            for target, src in spec.get("etc", {}).items():
+                etc[target] = fill(src)
+        etc["triad/cluster.toml"] = values["@config@"]
+        return {"description": description, "roles": roles, "units": units, "argv": argv, "etc": etc,
+                "order": self.start_order(wanted)}
+
+    def start_order(self, wanted):
+        """The units in start order (services.toml's `after`)."""
+        ordered, seen = [], set()
+
+        def visit(n, depth=0):
+            if n in seen or n not in wanted or depth > 50:
+                return
+            for dep in self.table[n].get("after", []):
+                visit(dep, depth + 1)
+            seen.add(n)
+            ordered.append(n)
+
+        for n in wanted:
+            visit(n)
+        return ordered
+
+    def activate(self, gen):
+        """Install the configuration's /etc files (NixOS: the activation script)."""
+        for target, source in gen["etc"].items():
+            path = Path(self.etc_dir()) / target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".activate")
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        self.gen = gen
+
+    def definition(self, gen, name):
+        spec = self.table[name]
+        return {"argv": gen["argv"][name], "environment": gen["units"][name]["Service"]["Environment"],
+                "memory_max": gen["units"][name]["Service"].get("MemoryMax", ""),
+                "reload_check": shlex.split(gen["units"][name]["Service"]["ExecReload"][0]) if "reload_signal" in spec else None}
 
     def setup_host(self):
         if not self.isolated:
@@ -183,37 +312,6 @@ class Supervisor:
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of services are ours to reap
         self.cgroups.ensure(self.cgroups.path(self.host, "init"))
         self.cgroups.move(os.getpid(), self.cgroups.path(self.host, "init"))
-
-    def roles(self):
-        """This host's roles in the cluster description it runs with (none if not named)."""
-        try:
-            cluster = tomllib.loads(Path(self.config["config"]).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            self.journal.system(None, f"cannot read {self.config['config']}: {e}")
-            return set()
-        for h in cluster.get("hosts", []):
-            if h.get("name") == self.host:
-                return set(h.get("roles", []))
-        return set()
-
-    def wanted_units(self):
-        """The units of this host's roles, in start order (services.toml's `after`)."""
-        roles = self.roles()
-        skip = set(self.config.get("skip_units", []))
-        wanted = [n for n, s in self.table.items() if roles & set(s.get("roles", [])) and n not in skip]
-        ordered, seen = [], set()
-
-        def visit(n, depth=0):
-            if n in seen or n not in wanted or depth > 50:
-                return
-            for dep in self.table[n].get("after", []):
-                visit(dep, depth + 1)
-            seen.add(n)
-            ordered.append(n)
-
-        for n in wanted:
-            visit(n)
-        return ordered
 
     # --- starting ---
     def start_limit_hit(self, u):
@@ -246,10 +344,6 @@ class Supervisor:
         leftovers = self.cgroups.procs(u.cgroup)
         for pid in leftovers:
             self.journal.system(u.name, f"Found left-over process {pid} ({proc_name(pid)}) in control group while starting unit. Ignoring.")
-        if not self.render_configs(u):
-            u.exec_main_code, u.exec_main_status = 1, 1
-            self.enter_dead(u, "exit-code", allow_restart=True)
-            return
         argv = u.command()
         r, w = os.pipe()
         env = self.unit_environment(u)
@@ -286,24 +380,8 @@ class Supervisor:
             "LANG": "C.UTF-8",
             "INVOCATION_ID": os.urandom(16).hex(),
         }
-        env.update(self.config.get("environment", {}).get("*", {}))
-        env.update(self.config.get("environment", {}).get(u.name, {}))
+        env.update(u.definition["environment"])
         return env
-
-    def render_configs(self, u):
-        """ExecStartPre= of the HAProxy units: render the config from the cluster description."""
-        joined = " ".join(u.spec["command"])
-        for placeholder, role in (("@haproxy_internal@", "internal"), ("@haproxy_external@", "external")):
-            if placeholder in joined:
-                out = self.fill(placeholder)
-                cmd = [f"{self.config['bin']}/triadctl", "haproxy-config", "--role", role, "--host", self.host, "-o", out, self.config["config"]]
-                p = subprocess.run(cmd, capture_output=True, text=True)
-                for line in (p.stdout + p.stderr).splitlines():
-                    self.journal.write(u.name, "triadctl", 0, line)
-                if p.returncode != 0:
-                    self.journal.system(u.name, f"Control process exited, code=exited, status={p.returncode}/FAILURE")
-                    return False
-        return True
 
     def pump(self, unit, ident, pid, fd):
         with os.fdopen(fd, "rb") as f:
@@ -456,41 +534,60 @@ class Supervisor:
                     u.stop_deadline = now + self.config.get("timeout_stop_sec", 90)
                     u.set_state("deactivating", "final-sigterm")
 
-    # --- reloading on a changed description ---
+    # --- reloading and switching ---
     def reload(self, u):
-        """ExecReload= of the HAProxy units: render again, then SIGUSR2 to the master."""
+        """ExecReload=: check the (already activated) configuration, then the reload signal to
+        the main process. Returns an error message, or None."""
         if u.active_state != "active" or not u.main_pid:
-            return
+            return f"{u.name}.service is not active, cannot reload."
         self.journal.system(u.name, "Reloading.")
-        if self.render_configs(u):
-            os.kill(u.main_pid, signal.SIGUSR2)
-            self.journal.system(u.name, "Reloaded.")
+        check = u.definition["reload_check"]
+        p = subprocess.run(check, capture_output=True, text=True, env=self.unit_environment(u))
+        for line in (p.stdout + p.stderr).splitlines():
+            self.journal.write(u.name, Path(check[0]).name, 0, line)
+        if p.returncode != 0:
+            self.journal.system(u.name, f"Control process exited, code=exited, status={p.returncode}/FAILURE")
+            self.journal.system(u.name, "Reload failed.")
+            return f"Job for {u.name}.service failed (reload)."
+        os.kill(u.main_pid, signal.Signals[u.spec["reload_signal"]])
+        self.journal.system(u.name, "Reloaded.")
+        return None
 
     def switch(self, name):
-        """`switch-to-configuration` for a changed cluster description: install it, stop units
-        whose role went away, restart the Triad units (they read the description at start),
-        reload HAProxy, start units of new roles."""
-        source = Path(self.config["descriptions"][name])
-        shutil.copyfile(source, self.config["config"])
-        self.journal.system(None, f"switching to cluster description {name!r}")
-        wanted = self.wanted_units()
+        """switch-to-configuration for the cluster description `name`: build, plan (switchplan,
+        on the unit definitions), stop, activate, reload, start. Returns (rc, out, err)."""
+        try:
+            new = self.build(self.config["descriptions"][name])
+        except RuntimeError as e:
+            return 1, "", f"building the configuration failed: {e}\n"
+        active = {n for n, u in self.units.items() if u.active_state in ("active", "activating", "reloading")}
+        plan = switchplan.plan(self.gen["units"], new["units"], active)
+        self.journal.system(None, f"switching to cluster description {name!r}: " + "; ".join(f"{k} {' '.join(v)}" for k, v in plan.items() if v and k != "unchanged"))
+        out = "".join(f"{verb} the following units: {', '.join(n + '.service' for n in plan[key])}\n"
+                      for key, verb in (("stop", "stopping"), ("restart", "restarting"), ("reload", "reloading"), ("start", "starting")) if plan[key])
         for n in reversed(self.order):
-            if n not in wanted:
+            if n in plan["stop"] or n in plan["restart"]:
                 self.stop_and_wait(self.units[n])
-        for n in wanted:
-            u = self.units.get(n) or self.add_unit(n)
-            if u.active_state in ("active", "activating"):
-                if "@haproxy_" in " ".join(u.spec["command"]):
-                    self.reload(u)
-                else:
-                    self.stop_and_wait(u)
-                    self.start(u, manual=True)
-            else:
+        self.activate(new)
+        errors = []
+        for n in plan["reload"]:
+            u = self.units[n]
+            u.definition = self.definition(new, n)
+            error = self.reload(u)
+            if error:
+                errors.append(error)
+        for n in new["order"]:
+            if n in plan["start"] or n in plan["restart"]:
+                u = self.units.get(n) or self.add_unit(n, new)
+                u.definition = self.definition(new, n)
                 self.start(u, manual=True)
-        self.order = wanted + [n for n in self.order if n not in wanted]
+                if u.active_state == "failed":
+                    errors.append(f"Job for {n}.service failed.")
+        self.order = new["order"] + [n for n in self.order if n not in new["order"]]
+        return (1 if errors else 0), out, "".join(e + "\n" for e in errors)
 
-    def add_unit(self, n):
-        u = Unit(n, self.table[n], self)
+    def add_unit(self, n, gen):
+        u = Unit(n, self.table[n], self.definition(gen, n), self)
         self.units[n] = u
         return u
 
@@ -505,9 +602,15 @@ class Supervisor:
     def boot(self):
         self.pids = {}
         with self.lock:
-            self.order = self.wanted_units()
+            try:
+                gen = self.build(self.config["config"])
+            except RuntimeError as e:  # a host whose configuration cannot be built runs nothing
+                self.journal.system(None, f"building the configuration failed: {e}")
+                gen = {"description": {}, "roles": set(), "units": {}, "argv": {}, "etc": {}, "order": []}
+            self.activate(gen)
+            self.order = gen["order"]
             for n in self.order:
-                self.add_unit(n)
+                self.add_unit(n, gen)
         self.serve()
         with self.lock:
             for n in self.order:
@@ -559,8 +662,7 @@ class Supervisor:
             with self.lock:
                 if request["name"] not in self.config.get("descriptions", {}):
                     return 1, "", f"unknown cluster description {request['name']!r}\n"
-                self.switch(request["name"])
-            return 0, "", ""
+                return self.switch(request["name"])
         if op == "poweroff":
             threading.Thread(target=self.poweroff, daemon=True).start()
             return 0, "", ""
@@ -663,6 +765,9 @@ class Supervisor:
                     else:
                         self.cgroups.signal(u.cgroup, sig)
                 return 0, "", ""
+            if verb == "reload":
+                errors = [e for e in (self.reload(u) if u.definition["reload_check"] else f"{u.name}.service does not support reload." for u in units) if e]
+                return (1 if errors else 0), "", "".join(e + "\n" for e in errors)
             if verb in ("start", "stop", "restart", "try-restart", "reload-or-restart"):
                 for u in units:
                     if verb in ("stop", "restart", "try-restart", "reload-or-restart"):
@@ -746,7 +851,23 @@ def journalctl(path, argv):
     return 0, "\n".join(out) + "\n", ""
 
 
+def switch_plan(services, host, old, new, bin_dir):
+    """What triad-switch-config on `host` does when it switches from the cluster description
+    `old` to `new` (files), every unit running: switchplan.plan on the two configurations this
+    supervisor builds. scripts/check-nix compares it with the plan of the NixOS units."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sup = Supervisor({"host": host, "isolated": False, "services": str(services), "config": str(old), "state_dir": "/var/lib/triad",
+                          "bin": str(bin_dir), "run_dir": tmp, "journal": [str(Path(tmp) / "journal")]})
+        a, b = sup.build(old), sup.build(new)
+        return switchplan.plan(a["units"], b["units"])
+
+
 def main():
+    if sys.argv[1] == "--plan":  # supervisor.py --plan SERVICES HOST OLD NEW BIN
+        print(json.dumps(switch_plan(*sys.argv[2:7])))
+        return
     config = json.loads(Path(sys.argv[1]).read_text())
     sup = Supervisor(config)
     sup.setup_host()

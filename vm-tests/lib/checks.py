@@ -14,7 +14,6 @@
 # - the last line: `NAME: passed unavailable_s=X acked_writes=N lost_writes=0`.
 
 import json
-import re
 import shlex
 import time
 
@@ -147,7 +146,7 @@ def wait_engine_not_serving(m, timeout=30):
 
 def balancer_servers(backend="engine_sql"):
     """What the external HAProxy thinks of each engine: {host: 'UP'|'DOWN'|...}, from its stats."""
-    out = client.succeed(f"curl -sf -m 3 'http://balancer:8404/stats;csv'")
+    out = client.succeed("curl -sf -m 3 'http://balancer:8404/stats;csv'")
     rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
     return {r[1]: r[17].split(" ")[0] for r in rows if r[0] == backend and r[1] not in ("FRONTEND", "BACKEND")}
 

@@ -20,26 +20,31 @@ let
         [ $# -eq 1 ] || { echo "usage: triad-switch-config NAME" >&2; exit 2; }
         exec /run/current-system/specialisation/"$1"/bin/switch-to-configuration test
       '';
-      node = nodeName: { config, pkgs, ... }: {
+      # Node k in name order has 192.168.1.k (the test framework's addressing).
+      address = node: "192.168.1.${toString (1 + lib.lists.findFirstIndex (n: n == node) null (lib.sort (a: b: a < b) s.nodes))}";
+      node = nodeName: { pkgs, ... }: {
         imports = triadModules;
         networking.domain = s.domain;
         virtualisation.memorySize = 2048;
         boot.kernel.sysctl = s.sysctl or { };
+        # Each node runs the services of the roles the description gives it (none for `client`,
+        # none for a host the description does not name).
         services.triad = {
           package = triadPackage;
+          postgresqlPackage = pkgs.postgresql_17;
           settings = description (bootWith nodeName);
-          app.enable = builtins.elem "app" config.services.triad.roles;
-          balancer.enable = builtins.elem "balancer" config.services.triad.roles;
           app.engine.memoryMax = s.engine_memory_max;
           app.environment = s.environment or { };
+          # The client node's checks read the keepers' API (a cluster-internal port).
+          firewall.adminSources = [ (address "client") ];
         };
         # Each other description the node can switch to (triad-switch-config NAME).
         specialisation = lib.mapAttrs (_: file: {
           inheritParentConfig = true;
           configuration.services.triad.settings = lib.mkForce (description file);
         }) descriptions;
-        environment.systemPackages = [ switchConfig workload pkgs.postgresql pkgs.curl pkgs.python3 pkgs.iptables ];
-        networking.firewall.enable = false;
+        environment.systemPackages = [ switchConfig workload pkgs.postgresql_17 pkgs.curl pkgs.python3 pkgs.iptables ];
+        # The NixOS firewall stays on: the scenarios run through the rules the modules open.
       };
     in
     pkgs.testers.runNixOSTest {
