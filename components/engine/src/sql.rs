@@ -169,7 +169,11 @@ impl SqlHandler {
 
     /// One statement in the session; an error aborts the block it runs in.
     pub(crate) async fn statement(&self, session: &session::Shared, stmt: Statement, format: &Format) -> PgWireResult<Response> {
-        let timeout = session.lock().unwrap().settings.statement_timeout();
+        // statement_timeout bounds reading statements only: a write cut off after its commit
+        // was sent would be reported failed yet be in the log (PostgreSQL does not cancel a
+        // COMMIT under way either).
+        let reads = matches!(stmt, Statement::Query(_) | Statement::Explain { .. } | Statement::Declare { .. } | Statement::Copy { .. });
+        let timeout = if reads { session.lock().unwrap().settings.statement_timeout() } else { None };
         let run = self.run(session, stmt, format);
         let result = match timeout {
             Some(t) => tokio::time::timeout(t, run).await.unwrap_or_else(|_| Err(user_error("57014", "canceling statement due to statement timeout", None))),
