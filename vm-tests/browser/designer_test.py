@@ -89,6 +89,21 @@ def main():
     b = Browser()
     shot = lambda name: b.screenshot(out / f"{name}.png")  # noqa: E731
     try:
+        # The demo ends right after a host failure and its rejoin: the designer lease may still
+        # be moving between the two hosts (active/passive; the balancer answers 503 while no
+        # designer is active). Wait for an active one, bounded, and say how long it took.
+        started = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/login", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() - started > 60:
+                raise SystemExit(f"no active designer behind {url} within 60 s")
+            time.sleep(1)
+        say(f"an active designer answers through the balancer (waited {time.monotonic() - started:.1f} s)")
         say("log in")
         b.get(url + "/login")
         b.type("#name", admin[0])
