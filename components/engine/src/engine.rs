@@ -247,7 +247,6 @@ impl Engine {
         let all = image.cubes.iter_mut().map(|((m, c), store)| Ok((m.clone(), c.clone(), store.schema(), store.batches()?))).collect::<Result<Vec<_>>>()?;
         let mut private = vec![];
         let mut touched: Vec<(String, String)> = pending.iter().map(|p| (p.model.to_lowercase(), p.cube.to_lowercase())).collect();
-        touched.dedup();
         touched.sort();
         touched.dedup();
         for (m, c) in touched {

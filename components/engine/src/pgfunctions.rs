@@ -19,15 +19,16 @@ pub fn register(ctx: &SessionContext) {
     let ts = DataType::Timestamp(TimeUnit::Nanosecond, None);
     replace(ctx, create_udf("to_char", vec![ts, DataType::Utf8], DataType::Utf8, Volatility::Immutable, Arc::new(to_char)));
     replace(ctx, create_udf("to_date", vec![DataType::Utf8, DataType::Utf8], DataType::Date32, Volatility::Immutable, Arc::new(to_date)));
+    let (oid, text) = (DataType::Int64, DataType::Utf8);
     for (name, args, value) in [
-        ("pg_get_serial_sequence", 2, ScalarValue::Utf8(None)),
-        ("col_description", 2, ScalarValue::Utf8(None)),
-        ("pg_get_indexdef", 1, ScalarValue::Utf8(None)),
-        ("pg_get_function_result", 1, ScalarValue::Utf8(None)),
-        ("pg_get_function_arguments", 1, ScalarValue::Utf8(Some(String::new()))),
-        ("pg_get_function_identity_arguments", 1, ScalarValue::Utf8(Some(String::new()))),
-        ("pg_function_is_visible", 1, ScalarValue::Boolean(Some(true))),
-        ("pg_type_is_visible", 1, ScalarValue::Boolean(Some(true))),
+        ("pg_get_serial_sequence", vec![text.clone(), text.clone()], ScalarValue::Utf8(None)),
+        ("col_description", vec![oid.clone(), text.clone()], ScalarValue::Utf8(None)),
+        ("pg_get_indexdef", vec![oid.clone()], ScalarValue::Utf8(None)),
+        ("pg_get_function_result", vec![oid.clone()], ScalarValue::Utf8(None)),
+        ("pg_get_function_arguments", vec![oid.clone()], ScalarValue::Utf8(Some(String::new()))),
+        ("pg_get_function_identity_arguments", vec![oid.clone()], ScalarValue::Utf8(Some(String::new()))),
+        ("pg_function_is_visible", vec![oid.clone()], ScalarValue::Boolean(Some(true))),
+        ("pg_type_is_visible", vec![oid.clone()], ScalarValue::Boolean(Some(true))),
     ] {
         replace(ctx, constant(name, args, value));
     }
@@ -43,11 +44,9 @@ pub fn replace(ctx: &SessionContext, udf: ScalarUDF) {
 }
 
 /// A catalog function whose answer does not depend on its arguments (for cubes).
-fn constant(name: &str, args: usize, value: ScalarValue) -> ScalarUDF {
-    let types = std::iter::once(DataType::Int64).chain(std::iter::repeat_n(DataType::Utf8, args.saturating_sub(1))).collect();
-    let types = if name == "pg_get_serial_sequence" { vec![DataType::Utf8, DataType::Utf8] } else { types };
+fn constant(name: &str, args: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
     let kind = value.data_type();
-    create_udf(name, types, kind, Volatility::Stable, Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))))
+    create_udf(name, args, kind, Volatility::Stable, Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))))
 }
 
 fn arrays(args: &[ColumnarValue]) -> Result<(Vec<ArrayRef>, bool)> {
