@@ -19,6 +19,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result as DfResult;
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -43,10 +44,13 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new() -> DfResult<Sessions> {
-        let config = SessionConfig::new().with_default_catalog_and_schema(DATABASE, "public").with_information_schema(true);
-        let base = SessionContext::new_with_config(config);
+        let mut config = SessionConfig::new().with_default_catalog_and_schema(DATABASE, "public").with_information_schema(true);
+        // `1.5` is numeric, as in PostgreSQL (DataFusion's default: float8).
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
+        let base = with_pg_typing(SessionContext::new_with_config(config))?;
         datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
         crate::pgfunctions::register(&base);
+        crate::pgaggregates::register(&base);
         crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
         Ok(Sessions { base, parser: PostgresCompatibilityParser::new() })
     }
@@ -106,6 +110,21 @@ impl Sessions {
         }
         Ok(SessionContext::new_with_state(state.build()))
     }
+}
+
+/// `ctx` with `pgtyping`'s rule placed before DataFusion's type coercion (which then fits the
+/// rest of the plan around PostgreSQL's types); the analyzer's function rewrites are kept.
+fn with_pg_typing(ctx: SessionContext) -> DfResult<SessionContext> {
+    let state = ctx.state();
+    let mut rules = state.analyzer().rules.clone();
+    let at = rules.iter().position(|r| r.name() == "type_coercion").unwrap_or(0);
+    rules.insert(at, Arc::new(crate::pgtyping::PgTyping));
+    let rewrites = state.analyzer().function_rewrites().to_vec();
+    let mut state = SessionStateBuilder::new_from_existing(state).with_analyzer_rules(rules).build();
+    for rewrite in rewrites {
+        state.register_function_rewrite(rewrite)?;
+    }
+    Ok(SessionContext::new_with_state(state))
 }
 
 /// The cubes grouped by model, each a schema of in-memory tables.

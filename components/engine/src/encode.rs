@@ -24,6 +24,10 @@ use crate::sql::user_error;
 fn sent_as(t: &DataType) -> DataType {
     match t {
         DataType::Dictionary(_, values) => sent_as(values),
+        // PostgreSQL has no unsigned types: counts (`row_number()`, `rank()`) are bigint.
+        DataType::UInt64 | DataType::UInt32 => DataType::Int64,
+        DataType::UInt16 => DataType::Int32,
+        DataType::UInt8 => DataType::Int16,
         other => other.clone(),
     }
 }
@@ -38,10 +42,11 @@ pub fn fields(schema: &SchemaRef, format: &Format) -> Vec<FieldInfo> {
     schema.fields().iter().enumerate().map(|(i, f)| FieldInfo::new(output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect()
 }
 
-/// A batch with its dictionary columns unpacked, as the encoder takes it.
+/// A batch with its dictionary columns unpacked and unsigned columns signed, as the encoder
+/// takes it.
 fn unpack(b: RecordBatch) -> PgWireResult<RecordBatch> {
     let schema = b.schema();
-    if !schema.fields().iter().any(|f| matches!(f.data_type(), DataType::Dictionary(..))) {
+    if schema.fields().iter().all(|f| sent_as(f.data_type()) == *f.data_type()) {
         return Ok(b);
     }
     let columns: Vec<ArrayRef> = schema.fields().iter().zip(b.columns()).map(|(f, c)| if sent_as(f.data_type()) == *f.data_type() { Ok(c.clone()) } else { cast(c, &sent_as(f.data_type())) }).collect::<Result<_, _>>().map_err(|e| user_error("XX000", e.to_string(), None))?;

@@ -115,7 +115,9 @@ impl SqlHandler {
                 None => inferred.get(&format!("${}", i + 1)).cloned().flatten().map(|t| pg_type(&t)).unwrap_or(Type::TEXT),
             })
             .collect();
-        let fields = plan.schema().fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect();
+        // Analyzed when it can be (an untyped `$n` may stop the analysis): the result's types.
+        let schema = crate::sql::result_schema(&ctx, &plan).unwrap_or_else(|_| Arc::new(plan.schema().as_arrow().clone()));
+        let fields = schema.fields().iter().enumerate().map(|(i, f)| FieldInfo::new(crate::colnames::output_name(f.name()).to_string(), None, None, pg_type(f.data_type()), format.format_for(i))).collect();
         Ok((params, fields))
     }
 }

@@ -419,9 +419,17 @@ pub async fn run_query(engine: &Engine, session: Option<&session::Shared>, sql: 
     let _permit = engine.query_slots.acquire().await.map_err(|e| user_error("XX000", e.to_string(), None))?;
     let ctx = context(engine, session)?;
     let df = ctx.sql(sql).await.map_err(|e| df_error(e, sql))?;
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let schema = result_schema(&ctx, df.logical_plan()).map_err(|e| df_error(e, sql))?;
     let batches = crate::query_runtime::run(df.collect()).await.map_err(|e| user_error("XX000", e, None))?;
     Ok((schema, batches.map_err(|e| df_error(e, sql))?))
+}
+
+/// The columns `plan` answers with, as typed once analyzed (`pgtyping` changes result types:
+/// the planner's schema would announce `SELECT 1` as bigint while its rows are int4).
+pub(crate) fn result_schema(ctx: &SessionContext, plan: &datafusion::logical_expr::LogicalPlan) -> datafusion::error::Result<SchemaRef> {
+    let state = ctx.state();
+    let analyzed = state.analyzer().execute_and_check(plan.clone(), state.config_options(), |_, _| {})?;
+    Ok(Arc::new(analyzed.schema().as_arrow().clone()))
 }
 
 /// A DataFusion session over the current image (every cube as `model.cube`, with

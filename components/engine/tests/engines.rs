@@ -323,7 +323,7 @@ fn prepared_statements(e: &str) {
         tokio::spawn(conn);
         let insert = client.prepare("INSERT INTO sales.revenue (region, month, amount, units) VALUES ($1, $2, $3, $4)").await.unwrap();
         assert_eq!(client.execute(&insert, &[&"east", &"2026-03", &2.25f64, &4i64]).await.unwrap(), 1);
-        let q = client.prepare("SELECT region, sum(amount) AS amount, sum(units) AS units FROM sales.revenue WHERE region = $1 GROUP BY region").await.unwrap();
+        let q = client.prepare("SELECT region, sum(amount) AS amount, CAST(sum(units) AS bigint) AS units FROM sales.revenue WHERE region = $1 GROUP BY region").await.unwrap();
         let rows = client.query(&q, &[&"east"]).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].get::<_, String>(0), rows[0].get::<_, f64>(1), rows[0].get::<_, i64>(2)), ("east".to_string(), 2.25, 4));
