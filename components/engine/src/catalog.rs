@@ -27,7 +27,6 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 /// The database (catalog) name: `current_database()`, and `dbname` of clients.
 pub const DATABASE: &str = "triad";
@@ -39,7 +38,7 @@ pub type CubeTable = (String, String, SchemaRef, Vec<RecordBatch>);
 
 pub struct Sessions {
     base: SessionContext,
-    parser: PostgresCompatibilityParser,
+    parser: crate::compat_parse::CompatParser,
 }
 
 impl Sessions {
@@ -51,8 +50,9 @@ impl Sessions {
         datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
         crate::pgfunctions::register(&base);
         crate::pgaggregates::register(&base);
+        crate::pgnumeric::register(&base);
         crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
-        Ok(Sessions { base, parser: PostgresCompatibilityParser::new() })
+        Ok(Sessions { base, parser: crate::compat_parse::CompatParser::new() })
     }
 
     /// Parses PostgreSQL as clients send it, rewritten to what DataFusion plans.

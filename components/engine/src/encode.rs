@@ -26,6 +26,8 @@ fn sent_as(t: &DataType) -> DataType {
         DataType::Dictionary(_, values) => sent_as(values),
         // PostgreSQL has no unsigned types: counts (`row_number()`, `rank()`) are bigint.
         DataType::UInt64 | DataType::UInt32 => DataType::Int64,
+        // A bare NULL is text, as PostgreSQL resolves an unknown-typed output column.
+        DataType::Null => DataType::Utf8,
         DataType::UInt16 => DataType::Int32,
         DataType::UInt8 => DataType::Int16,
         other => other.clone(),

@@ -16,8 +16,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility};
 use datafusion::prelude::{SessionContext, create_udf};
 
 pub fn register(ctx: &SessionContext) {
-    let ts = DataType::Timestamp(TimeUnit::Nanosecond, None);
-    replace(ctx, create_udf("to_char", vec![ts, DataType::Utf8], DataType::Utf8, Volatility::Immutable, Arc::new(to_char)));
+    // to_char is registered by pgnumeric (numbers and times), calling `to_char` below for times.
     replace(ctx, create_udf("to_date", vec![DataType::Utf8, DataType::Utf8], DataType::Date32, Volatility::Immutable, Arc::new(to_date)));
     let (oid, text) = (DataType::Int64, DataType::Utf8);
     for (name, args, value) in [
@@ -59,7 +58,7 @@ fn answer(out: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
     Ok(if scalar { ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { ColumnarValue::Array(out) })
 }
 
-fn to_char(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+pub(crate) fn to_char(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let (a, scalar) = arrays(args)?;
     let times = cast(&a[0], &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
     let times = times.as_any().downcast_ref::<TimestampNanosecondArray>().expect("cast to timestamps");

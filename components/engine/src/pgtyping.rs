@@ -2,7 +2,7 @@
 //! before DataFusion's type coercion (so coercion then fits everything around it):
 //! - an integer constant that fits is `integer` (int4), not `bigint`: `SELECT 1`, `x + 1`,
 //!   `max(1)`, `CASE ... THEN 0` are int4 in PostgreSQL;
-//! - `date - date` is an int4 count of days;
+//! - `date - date` is an int4 count of days; `date_part` is float8; `array_length` int4;
 //! - a cast of a float or numeric to an integer rounds (floats half to even, numerics half away
 //!   from zero) where DataFusion truncates: `2.5::int` is 3, `(-2.5)::float8::int` is -2;
 //! - `date_trunc` of a date truncates it as a `timestamptz` in the session's time zone;
@@ -36,6 +36,9 @@ impl AnalyzerRule for PgTyping {
 
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
         let zone: Arc<str> = config.execution.time_zone.clone().unwrap_or_else(|| "UTC".into()).into();
+        // A recursive CTE's work table keeps the types it was planned with: constants there
+        // stay bigint, or its two terms would disagree.
+        let narrow = !plan.exists(|p| Ok(matches!(p, LogicalPlan::RecursiveQuery(_))))?;
         plan.transform_up_with_subqueries(|node| {
             // VALUES keeps the types it was planned with (its schema is not derived again).
             if matches!(node, LogicalPlan::Limit(_) | LogicalPlan::Values(_)) {
@@ -49,7 +52,7 @@ impl AnalyzerRule for PgTyping {
             let names = NamePreserver::new(&node);
             let node = node.map_expressions(|e| {
                 let name = names.save(&e);
-                Ok(pg_expr(e, &schema, &zone)?.update_data(|e| name.restore(e)))
+                Ok(pg_expr(e, &schema, &zone, narrow)?.update_data(|e| name.restore(e)))
             })?;
             // Always derived again: an input's types may have changed below.
             Ok(Transformed::yes(node.data.recompute_schema()?))
@@ -58,10 +61,10 @@ impl AnalyzerRule for PgTyping {
     }
 }
 
-fn pg_expr(e: Expr, schema: &DFSchema, zone: &Arc<str>) -> Result<Transformed<Expr>> {
+fn pg_expr(e: Expr, schema: &DFSchema, zone: &Arc<str>, narrow: bool) -> Result<Transformed<Expr>> {
     let e = e.transform_down(|e| match e {
         Expr::WindowFunction(_) => Ok(Transformed::new(e, false, TreeNodeRecursion::Jump)),
-        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => Ok(Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta))),
+        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if narrow && i32::try_from(v).is_ok() => Ok(Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta))),
         other => Ok(Transformed::no(other)),
     })?;
     let changed = e.transformed;
@@ -90,6 +93,21 @@ fn node_types(e: Expr, schema: &DFSchema, zone: &Arc<str>) -> Result<Transformed
             let arg = a.params.args.remove(0);
             a.params.args.push(Expr::Cast(Cast::new(Box::new(arg), DataType::Decimal128(20, 0))));
             Ok(Transformed::yes(Expr::AggregateFunction(a)))
+        }
+        // date_part is float8; array lengths are int4 (DataFusion: int4, uint64).
+        Expr::ScalarFunction(ref f) if f.func.name() == "date_part" => Ok(Transformed::yes(Expr::Cast(Cast::new(Box::new(e), DataType::Float64)))),
+        Expr::ScalarFunction(ref f) if ["array_length", "cardinality", "array_ndims"].contains(&f.func.name()) => Ok(Transformed::yes(Expr::Cast(Cast::new(Box::new(e), DataType::Int32)))),
+        // trunc(x, n) of a numeric has n places, trunc/ceil/floor(x) none (DataFusion keeps x's).
+        Expr::ScalarFunction(ref f) if ["trunc", "ceil", "floor", "round"].contains(&f.func.name()) && f.args.first().and_then(type_of).is_some_and(|t| matches!(t, DataType::Decimal128(..))) => {
+            let places = match f.args.get(1) {
+                None => 0,
+                Some(Expr::Literal(v, _)) => match v.cast_to(&DataType::Int64) {
+                    Ok(ScalarValue::Int64(Some(n))) if (0..=38).contains(&n) => n as i8,
+                    _ => return Ok(Transformed::no(e)),
+                },
+                Some(_) => return Ok(Transformed::no(e)),
+            };
+            Ok(Transformed::yes(Expr::Cast(Cast::new(Box::new(e), DataType::Decimal128(38, places)))))
         }
         // A float beside a numeric makes both float8 (PostgreSQL's preferred numeric type):
         // `coalesce(amount, 0.0)` is float8, where DataFusion would pick a decimal.
@@ -191,6 +209,8 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(region), Arc::new(Int64Array::from(vec![Some(1), Some(2), Some(2), None])), Arc::new(Float64Array::from(vec![2.5, 3.5, -2.5, 0.5]))]).unwrap();
         let sessions = crate::catalog::Sessions::new().unwrap();
         let ctx = sessions.session(vec![("m".into(), "c".into(), schema, vec![batch])], vec![], 64 << 20).unwrap();
+        // As the server plans it: PostgreSQL's parser and rewrites, then the text again.
+        let sql = &crate::sql::parse(&sessions, sql).unwrap_or_else(|e| panic!("{sql}: {e:?}")).remove(0).to_string();
         let batches = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).collect().await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         let b = &batches[0];
         let text: Vec<String> = b.columns().iter().map(|c| datafusion::arrow::util::display::array_value_to_string(&datafusion::arrow::compute::cast(c, &DataType::Utf8).unwrap_or_else(|_| c.clone()), 0).unwrap()).collect();
@@ -216,6 +236,12 @@ mod tests {
             ("SELECT region, sum(CASE WHEN units > 1 THEN 1 ELSE 0 END), count(DISTINCT units), sum(units) FROM m.c GROUP BY region ORDER BY region", vec![("text", "east"), ("int8", "0"), ("int8", "0"), ("numeric", "")]),
             ("SELECT region, sum(1) FROM m.c GROUP BY 1 ORDER BY 1", vec![("text", "east"), ("int8", "1")]),
             ("SELECT coalesce(amount, 0.0), coalesce(units, -1) FROM m.c", vec![("float8", "2.5"), ("int8", "1")]),
+            ("SELECT date_part('month', DATE '2025-03-01'), EXTRACT(MONTH FROM DATE '2025-03-01'), NULL", vec![("float8", "3.0"), ("numeric", "3"), ("text", "")]),
+            ("SELECT array_length(array_agg(region), 1) FROM m.c", vec![("int4", "4")]),
+            ("SELECT trunc(2.789, 1), ceil(2.1), floor(-2.1), round(2.345, 2), CAST(units AS numeric), CAST(1.50 AS numeric) FROM m.c", vec![("numeric", "2.7"), ("numeric", "3"), ("numeric", "-3"), ("numeric", "2.35"), ("numeric", "1"), ("numeric", "1.50")]),
+            ("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 3) SELECT max(n) FROM s", vec![("int8", "3")]),
+            ("SELECT r.region, (SELECT max(amount) FROM m.c g WHERE g.region = r.region AND g.units IS NULL) AS top FROM (SELECT DISTINCT region FROM m.c) r ORDER BY r.region", vec![("text", "east"), ("float8", "0.5")]),
+            ("SELECT to_char(sum(units), 'FM999G999'), to_char(max(amount), 'FM99990.00'), to_char(DATE '2025-03-01', 'Mon YYYY') FROM m.c", vec![("text", "5"), ("text", "3.50"), ("text", "Mar 2025")]),
         ] {
             let got = first_row(sql).await;
             let want: Vec<(String, String)> = want.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();

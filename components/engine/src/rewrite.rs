@@ -2,11 +2,11 @@
 //! planning: `OFFSET n FETCH FIRST m ROWS ONLY` (the SQL standard's LIMIT, which Tableau and
 //! Power BI send) becomes LIMIT; `a ^ b` is PostgreSQL's exponent (DataFusion read it as
 //! bitwise XOR: `2 ^ 10` gave 8); `LIKE ... ESCAPE '/'` (SQLAlchemy's) becomes the backslash
-//! escapes DataFusion knows.
+//! escapes DataFusion knows; `EXTRACT(f FROM x)` calls Triad's numeric `extract`.
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Value as SqlValue, BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, LimitClause, ObjectName, Query, Statement, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{Value as SqlValue, BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, LimitClause, ObjectName, Query, Statement, VisitMut, VisitorMut};
 
 struct PostgresSyntax {
     refused: Option<String>,
@@ -51,20 +51,43 @@ impl VisitorMut for PostgresSyntax {
             }
         }
         if let Expr::BinaryOp { left, op: BinaryOperator::PGExp, right } = e {
-            let arg = |x: &Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()));
-            *e = Expr::Function(Function {
-                name: ObjectName::from(vec![Ident::new("power")]),
-                uses_odbc_syntax: false,
-                parameters: FunctionArguments::None,
-                args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args: vec![arg(left), arg(right)], clauses: vec![] }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: vec![],
-            });
+            *e = call("power", vec![left.as_ref().clone(), right.as_ref().clone()]);
+        }
+        // `x::numeric` keeps the scale of x (an integer's is 0): DataFusion's unconstrained
+        // decimal has 10 places. Triad's `numeric(x)` (pgnumeric) casts so.
+        if let Expr::Cast { kind: CastKind::Cast | CastKind::DoubleColon, data_type: DataType::Numeric(ExactNumberInfo::None) | DataType::Decimal(ExactNumberInfo::None), expr, .. } = e {
+            *e = call("numeric", vec![expr.as_ref().clone()]);
+            if let Expr::Function(f) = e {
+                f.name = ObjectName::from(vec![Ident::with_quote('"', "numeric")]);
+            }
+        }
+        // EXTRACT is numeric, date_part float8 (PostgreSQL 14+): DataFusion plans both as
+        // date_part, so EXTRACT becomes Triad's `extract` (pgfunctions).
+        if let Expr::Extract { field, expr, .. } = e {
+            let part = Expr::value(SqlValue::SingleQuotedString(field.to_string().to_lowercase()));
+            *e = call("extract", vec![part, expr.as_ref().clone()]);
+            // Quoted: as SQL text again (the extended protocol plans the rewritten text), a bare
+            // `extract(` would be read as EXTRACT once more.
+            if let Expr::Function(f) = e {
+                f.name = ObjectName::from(vec![Ident::with_quote('"', "extract")]);
+            }
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `name(args)`.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args: args.into_iter().map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a))).collect(), clauses: vec![] }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 /// Rewrites the string literals of a LIKE pattern from escape character `c` to the backslash
@@ -120,5 +143,7 @@ mod tests {
         assert_eq!(rewritten("SELECT a FROM t FETCH NEXT ROW ONLY"), "SELECT a FROM t LIMIT 1");
         assert_eq!(rewritten("SELECT 2 ^ 10, (SELECT x ^ 2 FROM u)"), "SELECT power(2, 10), (SELECT power(x, 2) FROM u)");
         assert_eq!(rewritten("SELECT n FROM s WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"), "SELECT n FROM s WHERE n NOT LIKE 'pg\\_' || '%'");
+        assert_eq!(rewritten("SELECT EXTRACT(YEAR FROM d), date_part('year', d) FROM t"), "SELECT \"extract\"('year', d), date_part('year', d) FROM t");
+        assert_eq!(rewritten("SELECT CAST(u AS numeric), u::decimal, u::numeric(10, 2) FROM t"), "SELECT \"numeric\"(u), \"numeric\"(u), u::NUMERIC(10,2) FROM t");
     }
 }
