@@ -238,6 +238,8 @@ mod tests {
             ("SELECT coalesce(amount, 0.0), coalesce(units, -1) FROM m.c", vec![("float8", "2.5"), ("int8", "1")]),
             ("SELECT date_part('month', DATE '2025-03-01'), EXTRACT(MONTH FROM DATE '2025-03-01'), NULL", vec![("float8", "3.0"), ("numeric", "3"), ("text", "")]),
             ("SELECT array_length(array_agg(region), 1) FROM m.c", vec![("int4", "4")]),
+            ("SELECT DISTINCT region, EXISTS (SELECT 1 FROM m.c g WHERE g.region = f.region AND g.units = 2) AS two, NOT EXISTS (SELECT 1 FROM m.c g WHERE g.region = f.region AND g.units = 2) AS none FROM m.c f ORDER BY region", vec![("text", "east"), ("bool", "false"), ("bool", "true")]),
+            ("SELECT to_char(g, 'YYYY-MM') AS month, count(f.region) FROM generate_series(DATE '2025-01-01', DATE '2025-03-01', INTERVAL '1 month') AS g LEFT JOIN m.c f ON f.region = to_char(g, 'YYYY-MM') GROUP BY g ORDER BY g", vec![("text", "2025-01"), ("int8", "0")]),
             ("SELECT trunc(2.789, 1), ceil(2.1), floor(-2.1), round(2.345, 2), CAST(units AS numeric), CAST(1.50 AS numeric) FROM m.c", vec![("numeric", "2.7"), ("numeric", "3"), ("numeric", "-3"), ("numeric", "2.35"), ("numeric", "1"), ("numeric", "1.50")]),
             ("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 3) SELECT max(n) FROM s", vec![("int8", "3")]),
             ("SELECT r.region, (SELECT max(amount) FROM m.c g WHERE g.region = r.region AND g.units IS NULL) AS top FROM (SELECT DISTINCT region FROM m.c) r ORDER BY r.region", vec![("text", "east"), ("float8", "0.5")]),

@@ -2,11 +2,14 @@
 //! planning: `OFFSET n FETCH FIRST m ROWS ONLY` (the SQL standard's LIMIT, which Tableau and
 //! Power BI send) becomes LIMIT; `a ^ b` is PostgreSQL's exponent (DataFusion read it as
 //! bitwise XOR: `2 ^ 10` gave 8); `LIKE ... ESCAPE '/'` (SQLAlchemy's) becomes the backslash
-//! escapes DataFusion knows; `EXTRACT(f FROM x)` calls Triad's numeric `extract`.
+//! escapes DataFusion knows; `EXTRACT(f FROM x)` calls Triad's numeric `extract`; EXISTS in a
+//! select list becomes a count; `generate_series(...) AS g` names its column g.
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Value as SqlValue, BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, LimitClause, ObjectName, Query, Statement, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{Value as SqlValue, BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, GroupByExpr, LimitClause, ObjectName, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut, visit_expressions_mut};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
 
 struct PostgresSyntax {
     refused: Option<String>,
@@ -16,6 +19,7 @@ impl VisitorMut for PostgresSyntax {
     type Break = ();
 
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        exists_as_count(q);
         if let Some(fetch) = q.fetch.take() {
             if fetch.with_ties || fetch.percent {
                 self.refused = Some("FETCH ... WITH TIES and FETCH ... PERCENT are not supported".into());
@@ -30,6 +34,18 @@ impl VisitorMut for PostgresSyntax {
                     return ControlFlow::Break(());
                 }
             });
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// `generate_series(...) AS g` names its column g, as PostgreSQL names a scalar function's
+    /// column after the table alias (DataFusion: `value`).
+    fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, args: Some(_), alias: Some(alias), .. } = t
+            && alias.columns.is_empty()
+            && name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"))
+        {
+            alias.columns.push(TableAliasColumnDef::from_name(alias.name.value.clone()));
         }
         ControlFlow::Continue(())
     }
@@ -74,6 +90,40 @@ impl VisitorMut for PostgresSyntax {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `EXISTS (SELECT ... FROM ... WHERE ...)` in a select list becomes the scalar subquery
+/// `(SELECT count(*) > 0 FROM ... WHERE ...)` (`= 0` for NOT EXISTS): DataFusion plans EXISTS
+/// only as a filter, and decorrelates an aggregate scalar subquery, counting 0 for no rows.
+/// A subquery with grouping, DISTINCT, LIMIT or a set operation is left as it is.
+fn exists_as_count(q: &mut Query) {
+    let SetExpr::Select(select) = q.body.as_mut() else { return };
+    for item in &mut select.projection {
+        let _ = visit_expressions_mut(item, |e| {
+            if let Expr::Exists { subquery, negated } = e
+                && let Some(counted) = counted(subquery, *negated)
+            {
+                *e = Expr::Subquery(Box::new(counted));
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+}
+
+fn counted(q: &Query, negated: bool) -> Option<Query> {
+    let SetExpr::Select(s) = q.body.as_ref() else { return None };
+    let grouped = !matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() || s.distinct.is_some() || s.having.is_some() || grouped {
+        return None;
+    }
+    let test = if negated { "count(*) = 0" } else { "count(*) > 0" };
+    let test = Parser::new(&PostgreSqlDialect {}).try_with_sql(test).and_then(|mut p| p.parse_expr()).expect("a constant expression parses");
+    let mut q = q.clone();
+    q.order_by = None;
+    if let SetExpr::Select(s) = q.body.as_mut() {
+        s.projection = vec![SelectItem::UnnamedExpr(test)];
+    }
+    Some(q)
 }
 
 /// `name(args)`.
@@ -144,6 +194,8 @@ mod tests {
         assert_eq!(rewritten("SELECT 2 ^ 10, (SELECT x ^ 2 FROM u)"), "SELECT power(2, 10), (SELECT power(x, 2) FROM u)");
         assert_eq!(rewritten("SELECT n FROM s WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"), "SELECT n FROM s WHERE n NOT LIKE 'pg\\_' || '%'");
         assert_eq!(rewritten("SELECT EXTRACT(YEAR FROM d), date_part('year', d) FROM t"), "SELECT \"extract\"('year', d), date_part('year', d) FROM t");
+        assert_eq!(rewritten("SELECT a, EXISTS (SELECT 1 FROM u WHERE u.a = t.a ORDER BY 1) AS e, NOT EXISTS (SELECT 1 FROM u GROUP BY b) FROM t WHERE EXISTS (SELECT 1 FROM u)"), "SELECT a, (SELECT count(*) > 0 FROM u WHERE u.a = t.a) AS e, NOT EXISTS (SELECT 1 FROM u GROUP BY b) FROM t WHERE EXISTS (SELECT 1 FROM u)");
+        assert_eq!(rewritten("SELECT g FROM generate_series(1, 3) AS g"), "SELECT g FROM generate_series(1, 3) AS g (g)");
         assert_eq!(rewritten("SELECT CAST(u AS numeric), u::decimal, u::numeric(10, 2) FROM t"), "SELECT \"numeric\"(u), \"numeric\"(u), u::NUMERIC(10,2) FROM t");
     }
 }
