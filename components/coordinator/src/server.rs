@@ -81,8 +81,10 @@ impl Settings {
     }
 }
 
-/// Runs the member until SIGTERM/SIGINT (Ok) or a fatal error.
-pub async fn run(s: Settings) -> anyhow::Result<()> {
+/// Runs the member until `stop` completes (Ok: the daemon's SIGTERM/SIGINT), a listener ends
+/// or another fatal error. Stopping is graceful: the Raft thread is joined, its storage closed.
+pub async fn run(s: Settings, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let mut servers = triad_daemon::Servers::default();
     std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating {}", s.data_dir.display()))?;
     let identity_slot = Arc::new(OnceLock::new());
     let existing = Identity::load(&s.data_dir)?;
@@ -98,7 +100,7 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .add_service(PeerServer::new(peer).max_decoding_message_size(MAX_PEER_MESSAGE).max_encoding_message_size(MAX_PEER_MESSAGE))
         .serve_with_incoming(nodelay(peer_listener));
-    let peer_task = tokio::spawn(peer_server);
+    servers.spawn(format!("peer (Raft) on {}", s.peer_addr()), peer_server);
 
     let identity = match existing {
         Some(id) => id,
@@ -152,7 +154,7 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         .add_service(ClusterServer::new(ClusterService { node: h.clone(), ops: ops.clone() }))
         .add_service(MaintenanceServer::new(MaintenanceService { node: h }))
         .serve_with_incoming(nodelay(client_listener));
-    let client_task = tokio::spawn(client_server);
+    servers.spawn(format!("client (etcd v3 API) on {}", s.client_addr()), client_server);
     tracing::info!(client = %s.client_addr(), peer = %s.peer_addr(), "serving");
 
     let wanted = s.wanted_names();
@@ -168,13 +170,12 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         }
     });
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut stop = std::pin::pin!(stop);
     let mut watch_removed = tokio::time::interval(Duration::from_millis(200));
     let outcome = loop {
         tokio::select! {
-            _ = term.recv() => break Ok(()),
-            _ = tokio::signal::ctrl_c() => break Ok(()),
-            r = peer_task_done(&peer_task) => break r,
+            () = &mut stop => break Ok(()),
+            e = servers.failed() => break Err(e),
             _ = watch_removed.tick() => {
                 if status.get().removed {
                     break Err(anyhow::anyhow!("this member was removed from the cluster"));
@@ -186,8 +187,7 @@ pub async fn run(s: Settings) -> anyhow::Result<()> {
         }
     };
     reconciler.abort();
-    client_task.abort();
-    peer_task.abort();
+    drop(servers); // aborts both listeners' tasks
     let _ = inbox_tx.send(Inbox::Stop);
     match raft_thread.join() {
         Ok(Err(e)) => return Err(e.context("raft storage failed")),
@@ -214,15 +214,6 @@ fn nodelay(l: tokio::net::TcpListener) -> impl tokio_stream::Stream<Item = std::
         s.set_nodelay(true)?;
         Ok(s)
     })
-}
-
-async fn peer_task_done(t: &tokio::task::JoinHandle<Result<(), tonic::transport::Error>>) -> anyhow::Result<()> {
-    loop {
-        if t.is_finished() {
-            anyhow::bail!("the peer server stopped");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// An empty data directory: bootstrap with the other initial members, or join the existing

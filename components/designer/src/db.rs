@@ -9,12 +9,16 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio_postgres::{Client, GenericClient, NoTls, Transaction};
+use tokio_postgres::{Client, Config, GenericClient, Transaction};
 use triad_config::{Cluster, UserRole};
-use triad_engine::log;
-use triad_engine::model::{Model, ModelError};
+use triad_changelog::model::{Model, ModelError};
+use triad_changelog::{Change, log};
 
 use crate::roles::{parse_role, role_name};
+
+/// Key of the advisory lock that serialises the designer's schema migrations (any fixed
+/// number unique to this use: "triad-designer" in ASCII, truncated to 8 bytes).
+const MIGRATION_LOCK: i64 = 0x7472_6961_642d_6465;
 
 const DDL: &str = "
 CREATE SCHEMA IF NOT EXISTS triad_designer;
@@ -72,19 +76,17 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-pub async fn connect(dsn: &str) -> Result<Client> {
-    let (client, conn) = tokio_postgres::connect(dsn, NoTls).await.context("the cluster database is unreachable")?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
+pub async fn connect(config: &Config) -> Result<Client> {
+    triad_changelog::db::connect(config).await.context("the cluster database is unreachable")
 }
 
 /// Creates the schema (idempotent) and the cluster file's bootstrap users.
 pub async fn migrate(c: &mut Client, cluster: &Cluster) -> Result<()> {
-    log::migrate(c).await?;
+    log::migrate(c, "").await?;
     let tx = c.transaction().await?;
-    tx.batch_execute("LOCK TABLE triad_engine.change_log IN EXCLUSIVE MODE").await?; // one migrator at a time
+    // One migrator at a time: the designer's own lock (a transaction-level advisory lock on
+    // a key of its own), not the engines' change-log lock that every write waits on.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute(DDL).await?;
     for u in &cluster.file().users {
         tx.execute(
@@ -141,7 +143,7 @@ pub async fn create_user(c: &mut Client, by: &str, host: &str, u: &User) -> Resu
         &[&u.name, &role_name(u.role), &u.profile, &u.password_hash],
     )
     .await?;
-    log::append_in(&tx, &[("user".into(), u.name.clone(), json!({"password_hash": u.password_hash}))], host).await?;
+    log::append_in(&tx, &[Change::UserPassword { name: u.name.clone(), password_hash: u.password_hash.clone() }], host).await?;
     audit(&tx, by, "create user", &u.name, json!({"role": role_name(u.role), "profile": u.profile})).await?;
     tx.commit().await?;
     Ok(())
@@ -155,7 +157,7 @@ pub async fn delete_user(c: &mut Client, by: &str, host: &str, name: &str) -> Re
     if tx.execute("DELETE FROM triad_designer.users WHERE name = $1", &[&name]).await? == 0 {
         return Err(Refusal::NotFound(format!("there is no user {name:?}")).into());
     }
-    log::append_in(&tx, &[("user".into(), name.to_string(), json!({"deleted": true}))], host).await?;
+    log::append_in(&tx, &[Change::UserDeleted { name: name.to_string() }], host).await?;
     audit(&tx, by, "delete user", name, json!({})).await?;
     tx.commit().await?;
     Ok(())
@@ -265,7 +267,7 @@ pub async fn publish(c: &mut Client, by: &str, host: &str, name: &str, v: i32) -
     let previous = summary(&tx, name).await?.published_version;
     let stored = version(&tx, name, v).await?;
     let model = Model::from_json(serde_json::to_value(&stored)?).map_err(Refusal::Invalid)?;
-    let pos = log::append_in(&tx, &[("publish".into(), model.name.to_lowercase(), serde_json::to_value(&model)?)], host).await?;
+    let pos = log::append_in(&tx, &[Change::Publish(model)], host).await?;
     tx.execute("UPDATE triad_designer.models SET published_version = $2 WHERE name = $1", &[&name, &v]).await?;
     let action = if previous.is_some_and(|p| p > v) { "roll back" } else { "publish" };
     audit(&tx, by, action, name, json!({"version": v, "previous": previous, "log_position": pos})).await?;
@@ -280,7 +282,7 @@ pub async fn load(c: &mut Client, by: &str, host: &str, checked_with: &Model, cu
     let model = &checked_with.name;
     let target = format!("{}.{}", model.to_lowercase(), cube.to_lowercase());
     let n = cells.len();
-    let entries: Vec<(String, String, Value)> = cells.into_iter().map(|c| ("cell".to_string(), target.clone(), Value::Object(c))).collect();
+    let entries: Vec<Change> = cells.into_iter().map(|c| Change::cell(model, cube, c)).collect();
     let tx = c.transaction().await?;
     log::lock(&tx).await?;
     if log::published_model(&tx, model).await?.as_ref() != Some(&serde_json::to_value(checked_with)?) {

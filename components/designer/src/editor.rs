@@ -6,7 +6,7 @@
 //! model to pass `Model::validate`, whose messages carry their JSON path instead.
 
 use serde::Deserialize;
-use triad_engine::model::{Aggregation, Cube, Dimension, Measure, MeasureType, Model};
+use triad_changelog::model::{Aggregation, Cube, Dimension, Measure, MeasureType, Model};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]

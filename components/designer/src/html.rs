@@ -1,7 +1,7 @@
 //! Server-rendered pages: plain HTML forms that work without JavaScript; the data-load form
 //! adds a few lines of script for its progress bar.
 
-use triad_engine::model::{Model, ModelError};
+use triad_changelog::model::{Model, ModelError};
 
 use crate::db::{AuditEntry, ModelSummary, User, Version};
 use crate::editor::FieldError;

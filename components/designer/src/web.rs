@@ -1,5 +1,5 @@
 //! The HTTP side: pages (cookie sessions) and the REST API under /api (session or Basic
-//! credentials), both thin over `db`, `editor`, `roles` and the engine crate's `csvload`. While this instance is
+//! credentials), both thin over `db`, `editor`, `roles` and triad-changelog's `csvload`. While this instance is
 //! passive every route but /health and /api/openapi.json answers 503.
 
 use std::collections::HashMap;
@@ -23,13 +23,13 @@ use crate::db::{self, Refusal, User};
 use crate::editor::{self, Edit, FieldError};
 use crate::roles::{self, Action};
 use crate::{html, openapi};
-use triad_engine::csvload;
+use triad_changelog::csvload;
 
 #[derive(Clone)]
 pub struct App {
     pub cluster: Cluster,
     pub me: String,
-    pub dsn: String,
+    pub db: tokio_postgres::Config,
     pub status: Arc<Status>,
     pub dcs: Option<triad_dcs::Dcs>,
 }
@@ -156,7 +156,7 @@ impl Failure {
 // --- who is calling ---
 
 async fn db(a: &App) -> Result<Client, Failure> {
-    Ok(db::connect(&a.dsn).await?)
+    Ok(db::connect(&a.db).await?)
 }
 
 async fn caller(a: &App, c: &Client, headers: &HeaderMap, action: Action) -> Result<User, Failure> {
@@ -433,7 +433,7 @@ async fn cluster_state(a: &App) -> (String, Vec<(String, String, Option<u16>)>) 
             add("balancer stats", ports.balancer_stats, "/stats");
         }
     }
-    let results = futures::future::join_all(probes.iter().map(|(_, _, addr, path)| triad_engine::probe::status_within(addr, path, Duration::from_secs(1)))).await;
+    let results = futures::future::join_all(probes.iter().map(|(_, _, addr, path)| triad_probe::status_within(addr, path, Duration::from_secs(1)))).await;
     let health = probes.into_iter().zip(results).map(|((h, s, _, _), code)| (h, s, code)).collect();
     (table, health)
 }

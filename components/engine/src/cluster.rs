@@ -40,7 +40,7 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     engine.registered.store(true, Ordering::SeqCst);
     tracing::info!(lease, revision = my_revision, "registered in the coordinator");
     tokio::spawn(watch_members(engine.clone(), dcs.clone(), departures));
-    tokio::spawn(crate::snapshot::run(engine.clone(), dcs.clone(), lease));
+    tokio::spawn(crate::snapshot_writer::run(engine.clone(), dcs.clone(), lease));
 
     let mut renewed = Instant::now();
     let mut last_seen: HashMap<String, Instant> = HashMap::new();
@@ -200,7 +200,7 @@ async fn http_post(engine: &Engine, host: &str, path: &str) -> std::io::Result<u
 
 async fn request(engine: &Engine, host: &str, method: &str, path: &str) -> std::io::Result<u16> {
     let addr = peer_addr(engine, host).ok_or_else(|| std::io::Error::other("unknown host"))?;
-    crate::probe::status(&addr, method, path).await
+    triad_probe::status(&addr, method, path).await
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyResponse, CopyTextOp
 use pgwire::error::PgWireResult;
 use pgwire::messages::copy::CopyData;
 
-use crate::sql::user_error;
+use crate::pgerror::user_error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Kind {

@@ -18,7 +18,7 @@ use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
 
 use crate::colnames::output_name;
-use crate::sql::user_error;
+use crate::pgerror::user_error;
 
 /// The type a column is sent as: dictionary columns (the cubes' dimensions) as their values.
 fn sent_as(t: &DataType) -> DataType {

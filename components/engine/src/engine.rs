@@ -12,18 +12,18 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
+use triad_changelog::Change;
 use triad_config::Cluster;
 
 use crate::group_commit::Committer;
 use crate::log::{self, Entry};
-use crate::model::Model;
 use crate::store::Image;
 
 pub struct Engine {
     pub me: String,
     pub cluster: Cluster,
     /// The cluster database through this host's internal HAProxy (the primary).
-    pub dsn: String,
+    pub db: tokio_postgres::Config,
     pub image: Mutex<Image>,
     applied: watch::Sender<i64>,
     committer: std::sync::OnceLock<Committer>,
@@ -48,11 +48,11 @@ impl Engine {
     pub fn new(cluster: Cluster, me: &str) -> Result<Engine> {
         let f = cluster.file();
         let host = cluster.host(me)?;
-        let dsn = log::dsn(&cluster, me, "triad-engine")?;
+        let db = triad_changelog::db::config(&cluster, me, "triad-engine")?;
         let users = f.users.iter().map(|u| (u.name.clone(), u.password_hash.clone())).collect();
         Ok(Engine {
             me: me.to_string(),
-            dsn,
+            db,
             image: Mutex::new(Image::default()),
             applied: watch::channel(0).0,
             committer: std::sync::OnceLock::new(),
@@ -92,10 +92,9 @@ impl Engine {
         let mut entries = vec![];
         for (model, cube, cells) in writes {
             let store = image.cube(model, cube).ok_or_else(|| anyhow!("relation \"{model}.{cube}\" does not exist (published cubes: {})", image.cubes.keys().map(|(m, c)| format!("{m}.{c}")).collect::<Vec<_>>().join(", ")))?;
-            let name = format!("{}.{}", model.to_lowercase(), cube.to_lowercase());
             for (i, c) in cells.iter().enumerate() {
                 let ok = store.check(c).map_err(|e| if cells.len() > 1 { anyhow!("row {}: {e}", i + 1) } else { e })?;
-                entries.push(("cell".to_string(), name.clone(), Value::Object(ok)));
+                entries.push(Change::cell(model, cube, ok));
             }
         }
         Ok(Checked { entries, at: image.applied })
@@ -118,7 +117,7 @@ impl Engine {
             bail!("this engine left the cluster (it lost the coordinator)");
         }
         let window = self.cluster.file().timings.upload_interval.get();
-        let committer = self.committer.get_or_init(|| Committer::start(self.dsn.clone(), self.me.clone(), window));
+        let committer = self.committer.get_or_init(|| Committer::start(self.db.clone(), self.me.clone(), window));
         let pos = committer.commit(entries, at).await?;
         let mut rx = self.applied.subscribe();
         let applied = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos || self.fault().is_some())).await;
@@ -137,31 +136,32 @@ impl Engine {
     /// Refuses a write that would take the image past `[engine] process_memory_budget` (cells
     /// already present count again: an upper bound). The log cannot refuse what others wrote,
     /// so the check is at the door, before the commit.
-    fn fits(&self, entries: &[(String, String, Value)]) -> Result<()> {
+    fn fits(&self, entries: &[Change]) -> Result<()> {
         let budget = self.cluster.file().engine.process_memory_budget.get() as usize;
         let held = self.image.lock().unwrap().approx_bytes();
-        let adding: usize = entries.iter().map(|(_, _, c)| 2 * (c.to_string().len() + 64)).sum();
+        let adding: usize = entries.iter().map(|c| 2 * (c.to_row().change.to_string().len() + 64)).sum();
         memory_check(held, adding, budget).map_err(|e| anyhow!(e))
     }
 
     /// Applies the entries here if they all write `local_only` cubes; `Ok(false)` if none
     /// does; an error if a write mixes both (it could not be all-or-nothing).
-    fn write_local(&self, entries: &[(String, String, Value)]) -> Result<bool> {
+    fn write_local(&self, entries: &[Change]) -> Result<bool> {
         let mut image = self.image.lock().unwrap();
-        let is_local = |cube: &str| {
-            let (m, c) = cube.split_once('.').unwrap_or((cube, ""));
-            image.cube(m, c).is_some_and(|s| s.cube.local_only)
+        let is_local = |c: &Change| match c {
+            Change::Cell { model, cube, .. } => image.cube(model, cube).is_some_and(|s| s.cube.local_only),
+            _ => false,
         };
-        let local = entries.iter().filter(|e| e.0 == "cell" && is_local(&e.1)).count();
+        let local = entries.iter().filter(|c| is_local(c)).count();
         if local == 0 {
             return Ok(false);
         }
         if local != entries.len() {
             bail!("one write cannot mix local_only cubes (never replicated) with replicated ones");
         }
-        for (_, cube, change) in entries {
-            let (m, c) = cube.split_once('.').unwrap_or((cube, ""));
-            if let (Some(store), Some(cell)) = (image.cube_mut(m, c), change.as_object()) {
+        for change in entries {
+            if let Change::Cell { model, cube, cell } = change
+                && let Some(store) = image.cube_mut(model, cube)
+            {
                 store.apply(cell);
             }
         }
@@ -178,7 +178,8 @@ impl Engine {
         let mut applied = image.applied;
         for e in entries {
             if let Err(why) = self.apply_one(&mut image, e) {
-                result = Err(format!("change log position {} ({} {} written by {}): {why}", e.pos, e.kind, e.cube, e.written_by));
+                let what = e.change.as_ref().map_or_else(|unreadable| format!("an entry this engine cannot read: {unreadable}"), Change::to_string);
+                result = Err(format!("change log position {} ({what}, written by {}): {why}", e.pos, e.written_by));
                 break;
             }
             applied = e.pos;
@@ -192,32 +193,27 @@ impl Engine {
     }
 
     fn apply_one(&self, image: &mut Image, e: &Entry) -> Result<(), String> {
-        match e.kind.as_str() {
-            "publish" => {
-                let m = Model::from_json(e.change.clone()).map_err(|errs| format!("the published model is invalid: {errs:?}"))?;
+        match e.change.as_ref().map_err(String::clone)? {
+            Change::Publish(m) => {
                 tracing::info!(pos = e.pos, model = %m.name, "model published");
-                image.publish(m);
+                image.publish(m.clone());
             }
-            "user" => {
-                let mut users = self.users.write().unwrap();
-                match e.change.get("password_hash").and_then(Value::as_str) {
-                    Some(h) => users.insert(e.cube.clone(), h.to_string()),
-                    None => users.remove(&e.cube),
-                };
+            Change::UserPassword { name, password_hash } => {
+                self.users.write().unwrap().insert(name.clone(), password_hash.clone());
             }
-            "cell" => {
-                let (model, cube) = e.cube.split_once('.').unwrap_or((&e.cube, ""));
-                let store = image.cube_mut(model, cube).ok_or_else(|| format!("cube {} is not published here", e.cube))?;
+            Change::UserDeleted { name } => {
+                self.users.write().unwrap().remove(name);
+            }
+            Change::Cell { model, cube, cell } => {
+                let store = image.cube_mut(model, cube).ok_or_else(|| format!("cube {model}.{cube} is not published here"))?;
                 if !self.data_consumer && e.written_by != self.me {
                     // Board's DataConsumer = false: keep only this host's own writes (the log
                     // position still advances).
                     return Ok(());
                 }
-                let cell = e.change.as_object().ok_or_else(|| format!("the change {} is not a cell", e.change))?;
                 let cell = store.check(cell).map_err(|err| format!("{err:#}"))?;
                 store.apply(&cell);
             }
-            other => return Err(format!("unknown kind of change {other:?}")),
         }
         Ok(())
     }
@@ -272,7 +268,7 @@ impl Engine {
     }
 
     async fn follow(&self, wake: &Arc<Notify>, interval: Duration) -> Result<()> {
-        let (client, mut conn) = tokio_postgres::connect(&self.dsn, NoTls).await.context("connecting to the cluster database")?;
+        let (client, mut conn) = self.db.connect(NoTls).await.context("connecting to the cluster database")?;
         let notify = wake.clone();
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -286,7 +282,7 @@ impl Engine {
             }
             let _ = closed_tx.send(());
         });
-        log::migrate(&client).await?;
+        log::migrate(&client, crate::snapshot::DDL).await?;
         if self.applied() == 0 && self.data_consumer {
             // A snapshot that cannot be read (written by another version, damaged) only costs
             // time: the whole log is still there.
@@ -321,7 +317,7 @@ impl Engine {
 
 /// Cell writes checked against the models as the image held them at log position `at`.
 pub struct Checked {
-    pub entries: Vec<(String, String, Value)>,
+    pub entries: Vec<Change>,
     pub at: i64,
 }
 

@@ -7,13 +7,11 @@
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Config};
+use triad_changelog::{Change, db, log};
 
-use crate::log;
-
-type Entries = Vec<(String, String, Value)>;
+type Entries = Vec<Change>;
 /// Entries, the log position they were checked at, and where the outcome goes.
 type Request = (Entries, i64, oneshot::Sender<Result<i64, String>>);
 
@@ -23,9 +21,9 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the committing task (needs a tokio runtime).
-    pub fn start(dsn: String, me: String, window: Duration) -> Committer {
+    pub fn start(db: Config, me: String, window: Duration) -> Committer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, dsn, me, window));
+        tokio::spawn(run(rx, db, me, window));
         Committer { queue }
     }
 
@@ -39,7 +37,7 @@ impl Committer {
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Request>, dsn: String, me: String, window: Duration) {
+async fn run(mut rx: mpsc::UnboundedReceiver<Request>, config: Config, me: String, window: Duration) {
     let mut client: Option<Client> = None;
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
@@ -59,9 +57,9 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Request>, dsn: String, me: String, 
             // database restart) is replaced before use: nothing was sent on it, so no write
             // is in doubt. A failure during the commit is reported, never retried blindly.
             if client.as_ref().is_none_or(|c| c.is_closed()) {
-                client = Some(log::connect(&dsn).await?);
+                client = Some(db::connect(&config).await?);
             }
-            let writes: Vec<log::CheckedWrite> = group.iter().map(|(entries, checked_at, _)| log::CheckedWrite { entries, checked_at: *checked_at }).collect();
+            let writes: Vec<log::CheckedWrite> = group.iter().map(|(entries, checked_at, _)| log::CheckedWrite { changes: entries, checked_at: *checked_at }).collect();
             log::append_checked(client.as_mut().unwrap(), &writes, &me).await
         }
         .await;

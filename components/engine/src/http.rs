@@ -109,9 +109,10 @@ async fn publish(State(a): State<Api>, Json(body): Json<Value>) -> Response {
     };
     let by = body.get("published_by").and_then(Value::as_str).unwrap_or("unknown").to_string();
     tracing::info!(model = %model.name, by = %by, "publishing");
-    let entry = ("publish".to_string(), model.name.to_lowercase(), serde_json::to_value(&model).unwrap());
+    let name = model.name.clone();
+    let entry = triad_changelog::Change::Publish(model);
     match a.engine.write(crate::engine::Checked { entries: vec![entry], at: i64::MAX }).await {
-        Ok(pos) => Json(json!({"published": model.name, "log_position": pos, "published_by": by})).into_response(),
+        Ok(pos) => Json(json!({"published": name, "log_position": pos, "published_by": by})).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": format!("{e:#}")}))).into_response(),
     }
 }

@@ -1,21 +1,19 @@
 //! triad-engine: the in-memory cube engine (docs/engine.md).
 //!
-//! `model` (the cube model format), `store` (cells in memory, Arrow batches), `log` (the change
-//! log in the cluster database), `engine` (writes and replication), `group_commit` (writes
-//! sharing a transaction), `snapshot` (images in the cluster database), `sql` (the PostgreSQL
+//! `model`, `cellvalue`, `csvload` and `log` are triad-changelog's (the model, the one cell
+//! check, the change log). `store` (cells in memory, Arrow batches), `engine` (writes and replication), `group_commit` (writes
+//! sharing a transaction), `snapshot` (images in the cluster database), `snapshot_writer` (the loop that writes them), `sql` (the PostgreSQL
 //! protocol on DataFusion), `extended` (its extended protocol), `update` (UPDATE of cells),
 //! `catalog` (the SQL session: cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's
-//! result column names), `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the
-//! HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP probes).
+//! result column names), `loads` (CSV loads with progress), `http` (the
+//! HTTP API), `cluster` (registration, fencing, peers).
 
 pub mod auth;
 pub mod catalog;
-pub mod cellvalue;
 pub mod cluster;
 pub mod colnames;
 pub mod compat_parse;
 pub mod copy_out;
-pub mod csvload;
 pub mod cursors;
 pub mod encode;
 pub mod engine;
@@ -23,20 +21,23 @@ pub mod extended;
 pub mod group_commit;
 pub mod http;
 pub mod loads;
-pub mod log;
-pub mod model;
 pub mod numfmt;
 pub mod pgaggregates;
+pub mod pgerror;
 pub mod pgfunctions;
 pub mod pgnumeric;
 pub mod pgtyping;
-pub mod probe;
 pub mod query_runtime;
 pub mod rewrite;
 pub mod session;
 pub mod settings;
 pub mod snapshot;
+pub mod snapshot_writer;
 pub mod sql;
 pub mod store;
 pub mod txn;
 pub mod update;
+
+// The model, the cell check and the change log live in triad-changelog (shared with the
+// designer); re-exported under their old paths.
+pub use triad_changelog::{cellvalue, csvload, log, model};

@@ -13,7 +13,7 @@ use pgwire::error::PgWireResult;
 use pgwire::messages::response::TransactionStatus;
 
 use crate::settings::{self, Settings};
-use crate::sql::user_error;
+use crate::pgerror::user_error;
 use crate::txn::{Block, Control, Txn};
 
 #[derive(Debug, Default)]

@@ -7,16 +7,11 @@
 //! writes snapshots (its image deliberately differs from the others').
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
-use triad_dcs::Dcs;
 
-use crate::engine::Engine;
-use crate::log;
 use crate::model::Model;
 use crate::store::{Columns, Image};
 
@@ -28,7 +23,8 @@ CREATE TABLE IF NOT EXISTS triad_engine.snapshots (
     image    bytea NOT NULL
 );";
 
-const KEY: &str = "engine/snapshot";
+/// The coordinator key whose holder writes the snapshots (`snapshot_writer`).
+pub const KEY: &str = "engine/snapshot";
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
@@ -90,47 +86,6 @@ pub async fn save(c: &Client, s: Snapshot, by: &str) -> Result<()> {
     c.execute("INSERT INTO triad_engine.snapshots (pos, taken_by, image) VALUES ($1, $2, $3) ON CONFLICT (pos) DO NOTHING", &[&pos, &by, &bytes]).await?;
     c.execute("DELETE FROM triad_engine.snapshots WHERE pos < (SELECT min(pos) FROM (SELECT pos FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 2) newest)", &[]).await?;
     Ok(())
-}
-
-/// The snapshot writer: while this engine holds the snapshot key, every `snapshot_interval`.
-pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
-    if !engine.data_consumer {
-        return;
-    }
-    let interval = engine.cluster.file().timings.snapshot_interval.get();
-    let mut held = None;
-    let mut last = 0;
-    loop {
-        tokio::time::sleep(interval).await;
-        if engine.fenced.load(Ordering::SeqCst) {
-            return;
-        }
-        if held.is_none() {
-            held = dcs.try_acquire(KEY, engine.me.clone(), lease).await.ok().flatten();
-        }
-        let Some(l) = &held else { continue };
-        if !l.still_held().await.unwrap_or(false) {
-            held = None;
-            continue;
-        }
-        if engine.applied() <= last {
-            continue;
-        }
-        let snapshot = {
-            let image = engine.image.lock().unwrap();
-            let users = engine.users.read().unwrap();
-            Snapshot::take(&image, &users)
-        };
-        let pos = snapshot.pos;
-        let r = async { save(&log::connect(&engine.dsn).await?, snapshot, &engine.me).await }.await;
-        match r {
-            Ok(()) => {
-                last = pos;
-                tracing::info!(pos, "snapshot written");
-            }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "writing a snapshot"),
-        }
-    }
 }
 
 #[cfg(test)]

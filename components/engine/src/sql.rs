@@ -29,18 +29,13 @@ use serde_json::{Map, Value};
 
 use crate::catalog::Sessions;
 use crate::engine::Engine;
+pub(crate) use crate::pgerror::user_error;
 use crate::cursors::Take;
 use crate::session;
 use crate::txn::{Block, Control, Pending, Step};
 
 pub struct SqlHandler {
     pub engine: Arc<Engine>,
-}
-
-pub(crate) fn user_error(code: &str, message: impl Into<String>, position: Option<usize>) -> PgWireError {
-    let mut info = ErrorInfo::new("ERROR".into(), code.into(), message.into());
-    info.position = position.map(|p| p.to_string());
-    PgWireError::UserError(Box::new(info))
 }
 
 /// `model.cube` (quotes removed) of an INSERT's or UPDATE's target.

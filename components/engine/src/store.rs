@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use datafusion::arrow::array::{Array, ArrayRef, DictionaryArray, Float64Array, Int64Array, StringArray, StringViewArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -163,42 +163,10 @@ impl CubeStore {
         }
         Arc::new(Schema::new(fields))
     }
-    /// Checks a cell write against the model: every dimension given (a member of closed
-    /// dimensions), only known columns, numbers for measures. Returns it in canonical form.
+    /// Checks a cell write against the model (`triad_changelog::cell::check`, the one check of
+    /// every write path); the cell in canonical form.
     pub fn check(&self, cell: &Map<String, Value>) -> Result<Map<String, Value>> {
-        let mut out = Map::new();
-        for (k, _) in cell {
-            if let Some(d) = self.cube.level_of(k) {
-                bail!("{k:?} is a level of dimension {:?}, derived from its members: write {:?} instead", d.name, d.name);
-            }
-            let known = self.cube.dimensions.iter().any(|d| d.name.eq_ignore_ascii_case(k)) || self.cube.measures.iter().any(|m| m.name.eq_ignore_ascii_case(k));
-            if !known {
-                bail!("cube {} has no column {k:?}", self.cube.name);
-            }
-        }
-        let get = |name: &str| cell.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-        for d in &self.cube.dimensions {
-            let member = crate::cellvalue::member(get(&d.name))
-                .map_err(|e| anyhow!("dimension {:?}: {e}", d.name))?
-                .ok_or_else(|| anyhow!("dimension {:?} of cube {} must be given (a cell is addressed by every dimension)", d.name, self.cube.name))?;
-            if let Some(members) = &d.members
-                && !members.contains(&member)
-            {
-                bail!("{member:?} is not a member of dimension {:?}", d.name);
-            }
-            if let Some((level, _)) = d.levels.iter().zip(d.ancestors(&member)).find(|(_, a)| a.is_none()) {
-                bail!("{member:?} of dimension {:?} has no parent in level {:?} of its hierarchy (add it to the model first)", d.name, level.name);
-            }
-            out.insert(d.name.clone(), Value::String(member));
-        }
-        for m in &self.cube.measures {
-            if let Some(v) = get(&m.name) {
-                let kind = if m.kind == MeasureType::Integer { "an integer" } else { "a number" };
-                let v = crate::cellvalue::measure(m.kind, v).map_err(|e| anyhow!("measure {:?} is {kind}: {e}", m.name))?;
-                out.insert(m.name.clone(), v);
-            }
-        }
-        Ok(out)
+        triad_changelog::cell::check(&self.cube, cell)
     }
 
     fn row_of(&self, key: &[u32]) -> Option<u32> {

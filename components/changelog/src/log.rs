@@ -10,7 +10,9 @@
 
 use anyhow::{Context, Result};
 use serde_json::Value;
-use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres::{Client, Transaction};
+
+use crate::change::{Change, Row};
 
 pub const DDL: &str = "
 CREATE SCHEMA IF NOT EXISTS triad_engine;
@@ -32,44 +34,22 @@ CREATE INDEX IF NOT EXISTS change_log_publishes ON triad_engine.change_log (cube
 
 pub const CHANNEL: &str = "triad_engine_log";
 
-/// One log entry: a cell write to `cube` (`model.cube`), a model publication (`cube` is
-/// the model's name, `change` the model), or a SQL user's change (`cube` is the user's name,
-/// `change` is `{"password_hash": "$argon2id$..."}` or `{"deleted": true}`; the designer
-/// writes these).
+/// One log entry: a change and where it stands in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub pos: i64,
-    pub kind: String,
-    pub cube: String,
-    pub change: Value,
+    /// The host whose daemon appended it.
     pub written_by: String,
+    /// The change, or why this release cannot read the row (`Change::from_row`): an engine
+    /// that meets such an entry stops applying the log and reports it.
+    pub change: Result<Change, String>,
 }
 
-/// The cluster database as `application` on host `me` sees it: through the host's internal
-/// HAProxy (`db_primary`), as `[database] app_user`.
-pub fn dsn(cluster: &triad_config::Cluster, me: &str, application: &str) -> Result<String> {
-    let f = cluster.file();
-    let host = cluster.host(me)?;
-    let db = &f.database;
-    let password = match &db.password_file {
-        Some(p) => format!(" password='{}'", std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?.trim().replace('\'', "\\'")),
-        None => String::new(),
-    };
-    Ok(format!("host={} port={} user={} dbname={} connect_timeout=3 application_name={application}-{me}{password}", host.address, f.ports.db_primary, db.app_user, db.name))
-}
-
-pub async fn connect(dsn: &str) -> Result<Client> {
-    let (client, conn) = tokio_postgres::connect(dsn, NoTls).await.context("connecting to the cluster database")?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
-}
-
-/// Creates the log table (idempotent; concurrent engines may race, the loser retries).
-pub async fn migrate(c: &Client) -> Result<()> {
+/// Creates the log table and the caller's own tables (`extra`, more DDL) (idempotent;
+/// concurrent daemons may race, the loser retries).
+pub async fn migrate(c: &Client, extra: &str) -> Result<()> {
     for attempt in 0..5 {
-        match c.batch_execute(&format!("{DDL}{}", crate::snapshot::DDL)).await {
+        match c.batch_execute(&format!("{DDL}{extra}")).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 4 => {
                 tracing::debug!(error = %e, "creating the change log: retrying");
@@ -83,7 +63,7 @@ pub async fn migrate(c: &Client) -> Result<()> {
 
 /// Cell writes checked against the models as of log position `checked_at`.
 pub struct CheckedWrite<'a> {
-    pub entries: &'a [(String, String, Value)],
+    pub changes: &'a [Change],
     pub checked_at: i64,
 }
 
@@ -94,10 +74,10 @@ pub struct CheckedWrite<'a> {
 pub async fn append_checked(c: &mut Client, writes: &[CheckedWrite<'_>], host: &str) -> Result<Vec<Result<i64, String>>> {
     let tx = c.transaction().await?;
     lock(&tx).await?;
-    let models: Vec<String> = writes.iter().flat_map(|w| w.entries.iter().filter_map(|e| cell_model(e))).collect();
+    let models: Vec<&str> = writes.iter().flat_map(|w| w.changes.iter().filter_map(Change::cell_model)).collect();
     let rows = tx.query("SELECT cube, max(pos) FROM triad_engine.change_log WHERE kind = 'publish' AND cube = ANY($1) GROUP BY cube", &[&models]).await?;
     let published: std::collections::HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let stale = |w: &CheckedWrite| w.entries.iter().filter_map(|e| cell_model(e)).find_map(|m| published.get(&m).filter(|p| **p > w.checked_at).map(|p| (m, *p)));
+    let stale = |w: &CheckedWrite| w.changes.iter().filter_map(Change::cell_model).find_map(|m| published.get(m).filter(|p| **p > w.checked_at).map(|p| (m.to_string(), *p)));
     let mut outcome = vec![];
     let mut all = vec![];
     for w in writes {
@@ -107,7 +87,7 @@ pub async fn append_checked(c: &mut Client, writes: &[CheckedWrite<'_>], host: &
                 w.checked_at
             ))),
             None => {
-                all.extend(w.entries.iter().cloned());
+                all.extend(w.changes.iter().cloned());
                 outcome.push(Ok(all.len() as i64));
             }
         }
@@ -122,16 +102,11 @@ pub async fn append_checked(c: &mut Client, writes: &[CheckedWrite<'_>], host: &
     Ok(outcome.into_iter().map(|o| o.map(|n| base + n)).collect())
 }
 
-/// The model a cell entry writes to (`cube` is `model.cube`).
-fn cell_model(e: &(String, String, Value)) -> Option<String> {
-    (e.0 == "cell").then(|| e.1.split_once('.').map_or(e.1.as_str(), |(m, _)| m).to_string())
-}
-
 /// Appends within the caller's transaction (the designer records its audit entry in the same
 /// one): nothing is in the log unless the caller commits.
-pub async fn append_in(tx: &Transaction<'_>, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
+pub async fn append_in(tx: &Transaction<'_>, changes: &[Change], host: &str) -> Result<i64> {
     lock(tx).await?;
-    append_locked(tx, entries, host).await
+    append_locked(tx, changes, host).await
 }
 
 /// Takes the log's lock for the rest of the caller's transaction: appends are serialised.
@@ -148,26 +123,31 @@ pub async fn published_model(tx: &Transaction<'_>, name: &str) -> Result<Option<
 }
 
 /// Numbers and inserts the entries after the current maximum; the caller holds the lock.
-pub async fn append_locked(tx: &Transaction<'_>, entries: &[(String, String, Value)], host: &str) -> Result<i64> {
-    let kinds: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-    let cubes: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
-    let changes: Vec<String> = entries.iter().map(|e| e.2.to_string()).collect();
+pub async fn append_locked(tx: &Transaction<'_>, changes: &[Change], host: &str) -> Result<i64> {
+    let rows: Vec<Row> = changes.iter().map(Change::to_row).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    let cubes: Vec<&str> = rows.iter().map(|r| r.cube.as_str()).collect();
+    let texts: Vec<String> = rows.iter().map(|r| r.change.to_string()).collect();
     let base: i64 = tx.query_one("SELECT COALESCE(max(pos), 0) FROM triad_engine.change_log", &[]).await?.get(0);
     tx.execute(
         "INSERT INTO triad_engine.change_log (pos, kind, cube, change, written_by)
          SELECT $1 + t.ord, t.k, t.c, t.ch::jsonb, $5
          FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(k, c, ch, ord)",
-        &[&base, &kinds, &cubes, &changes, &host],
+        &[&base, &kinds, &cubes, &texts, &host],
     )
     .await?;
     tx.batch_execute(&format!("NOTIFY {CHANNEL}")).await?;
-    Ok(base + entries.len() as i64)
+    Ok(base + changes.len() as i64)
 }
 
 /// The entries after `pos`, in order, at most `limit`.
 pub async fn tail(c: &Client, pos: i64, limit: i64) -> Result<Vec<Entry>> {
     let rows = c.query("SELECT pos, kind, cube, change::text, written_by FROM triad_engine.change_log WHERE pos > $1 ORDER BY pos LIMIT $2", &[&pos, &limit]).await?;
-    rows.iter()
-        .map(|r| Ok(Entry { pos: r.get(0), kind: r.get(1), cube: r.get(2), change: serde_json::from_str(r.get::<_, &str>(3))?, written_by: r.get(4) }))
-        .collect()
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let change = serde_json::from_str(r.get::<_, &str>(3)).map_err(|e| e.to_string()).and_then(|change| Change::from_row(Row { kind: r.get(1), cube: r.get(2), change }));
+            Entry { pos: r.get(0), change, written_by: r.get(4) }
+        })
+        .collect())
 }

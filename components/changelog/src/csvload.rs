@@ -6,7 +6,6 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use crate::model::Cube;
-use crate::store::CubeStore;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rejected {
@@ -31,7 +30,6 @@ pub fn check(cube: &Cube, text: &str) -> (Vec<Map<String, Value>>, Report) {
 
 /// `check`, calling `progress` with the rows checked so far every PROGRESS_EVERY rows.
 pub fn check_with_progress(cube: &Cube, text: &str, progress: &mut dyn FnMut(usize)) -> (Vec<Map<String, Value>>, Report) {
-    let store = CubeStore::new(cube.clone());
     let mut rejected = vec![];
     let mut cells = vec![];
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
@@ -79,7 +77,7 @@ pub fn check_with_progress(cube: &Cube, text: &str, progress: &mut dyn FnMut(usi
             };
             cell.insert(h.clone(), v);
         }
-        match store.check(&cell) {
+        match crate::cell::check(cube, &cell) {
             Ok(c) => cells.push(c),
             Err(e) => rejected.push(Rejected { line, message: e.to_string() }),
         }

@@ -1,0 +1,70 @@
+//! How a daemon reaches the cluster database: through its own host's internal HAProxy
+//! (`db_primary`), which follows the primary across failovers, as `[database] app_user`.
+//!
+//! A typed `tokio_postgres::Config`, not a DSN string: a password with quotes or spaces needs no
+//! escaping. The connection's TCP settings bound how long a client stays attached to a primary
+//! whose host vanished without a FIN or RST (a power cut): keepalives probe an idle connection,
+//! and the TCP user timeout ends one whose sent data goes unacknowledged, so a commit waiting
+//! on a dead host fails within the keeper's lease and is retried on the new primary.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_postgres::{Client, Config, NoTls};
+
+/// The cluster database as `application` on host `me` sees it.
+pub fn config(cluster: &triad_config::Cluster, me: &str, application: &str) -> Result<Config> {
+    let f = cluster.file();
+    let host = cluster.host(me)?;
+    let db = &f.database;
+    let mut c = Config::new();
+    c.host(host.address.to_string())
+        .port(u16::try_from(f.ports.db_primary).context("ports.db_primary")?)
+        .user(&db.app_user)
+        .dbname(&db.name)
+        .application_name(format!("{application}-{me}"))
+        .connect_timeout(Duration::from_secs(3))
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(2))
+        .keepalives_interval(Duration::from_secs(1))
+        .keepalives_retries(3)
+        .tcp_user_timeout(f.timings.keeper_ttl.get());
+    if let Some(p) = &db.password_file {
+        let password = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        c.password(password.trim());
+    }
+    Ok(c)
+}
+
+/// Connects; the connection's task runs until the client is dropped or the link fails.
+pub async fn connect(config: &Config) -> Result<Client> {
+    let (client, conn) = config.connect(NoTls).await.context("connecting to the cluster database")?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "cluster database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_taken_verbatim_and_the_tcp_timeouts_are_set() {
+        let dir = std::env::temp_dir().join(format!("triad-changelog-db-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw = dir.join("pw");
+        std::fs::write(&pw, "it's a 'pass word'\n").unwrap();
+        let text = format!("{}\n[database]\npassword_file = {:?}\n", include_str!("../../../docs/examples/cluster.toml"), pw.display().to_string());
+        let cluster = triad_config::Cluster::parse("example", &text).unwrap();
+        let me = cluster.file().hosts[0].name.clone();
+        let c = config(&cluster, &me, "test").unwrap();
+        assert_eq!(c.get_password(), Some("it's a 'pass word'".as_bytes()));
+        assert_eq!(c.get_application_name(), Some(format!("test-{me}").as_str()));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&cluster.file().timings.keeper_ttl.get()));
+        assert!(c.get_keepalives());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

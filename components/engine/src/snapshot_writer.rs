@@ -1,0 +1,52 @@
+//! The snapshot writer: while this engine holds the snapshot key (`snapshot::KEY`, bound to
+//! its registration lease), it writes the image every `snapshot_interval` once the log has
+//! moved on. The image format and the table are `snapshot`'s; this is only the loop.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use triad_dcs::Dcs;
+
+use crate::engine::Engine;
+use crate::snapshot::{KEY, Snapshot, save};
+
+/// The snapshot writer: while this engine holds the snapshot key, every `snapshot_interval`.
+pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
+    if !engine.data_consumer {
+        return;
+    }
+    let interval = engine.cluster.file().timings.snapshot_interval.get();
+    let mut held = None;
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(interval).await;
+        if engine.fenced.load(Ordering::SeqCst) {
+            return;
+        }
+        if held.is_none() {
+            held = dcs.try_acquire(KEY, engine.me.clone(), lease).await.ok().flatten();
+        }
+        let Some(l) = &held else { continue };
+        if !l.still_held().await.unwrap_or(false) {
+            held = None;
+            continue;
+        }
+        if engine.applied() <= last {
+            continue;
+        }
+        let snapshot = {
+            let image = engine.image.lock().unwrap();
+            let users = engine.users.read().unwrap();
+            Snapshot::take(&image, &users)
+        };
+        let pos = snapshot.pos;
+        let r = async { save(&triad_changelog::db::connect(&engine.db).await?, snapshot, &engine.me).await }.await;
+        match r {
+            Ok(()) => {
+                last = pos;
+                tracing::info!(pos, "snapshot written");
+            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "writing a snapshot"),
+        }
+    }
+}
