@@ -1,4 +1,5 @@
-//! The engine cluster rules of the seeds (atscale-failure-scenarios):
+//! The engine cluster's I/O loop; its rules are pure functions in `cluster_rules`. From the
+//! seeds (atscale-failure-scenarios):
 //! - an engine registers in the coordinator (`engine/members/<host>`, bound to a lease of
 //!   `engine_lease_ttl`, renewed every `engine_heartbeat_interval`);
 //! - an engine that cannot renew in time has lost the coordinator: it tells the other engines
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use triad_dcs::{Dcs, WatchEvent};
 
+use crate::cluster_rules::{Leave, Peer, Renewal, Timings, after_renewal, newer_of_two, request_timeout};
 use crate::engine::Engine;
 
 const MEMBERS: &str = "engine/members/";
@@ -25,7 +27,8 @@ pub struct Departures(pub Mutex<HashSet<String>>);
 
 pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> anyhow::Result<()> {
     let t = &engine.cluster.file().timings;
-    let (ttl, beat, peer_timeout) = (t.engine_lease_ttl.get(), t.engine_heartbeat_interval.get(), t.engine_peer_timeout.get());
+    let timings = Timings { ttl: t.engine_lease_ttl.get(), beat: t.engine_heartbeat_interval.get(), peer_timeout: t.engine_peer_timeout.get() };
+    let (ttl, beat) = (timings.ttl, timings.beat);
     let dcs = dcs.with_request_timeout(request_timeout(ttl, beat));
     // Register (retrying until the coordinator answers).
     let (lease, my_revision) = loop {
@@ -47,14 +50,19 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     loop {
         tokio::time::sleep(beat).await;
         let sent = Instant::now();
-        match dcs.keep_alive_once(lease).await {
-            Ok(Some(_)) => renewed = sent,
-            Ok(None) => return fence(&engine, "its registration expired in the coordinator").await,
-            Err(e) => tracing::warn!(error = %e, "renewing the registration"),
-        }
-        // Leave before the lease can expire elsewhere: no renewal for TTL minus one beat.
-        if renewed.elapsed() + beat >= ttl {
-            return fence(&engine, "it cannot reach the coordinator").await;
+        let outcome = match dcs.keep_alive_once(lease).await {
+            Ok(Some(_)) => {
+                renewed = sent;
+                Renewal::Renewed
+            }
+            Ok(None) => Renewal::Expired,
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the registration");
+                Renewal::NoAnswer
+            }
+        };
+        if let Some(leave) = after_renewal(outcome, renewed.elapsed(), timings) {
+            return fence(&engine, leave).await;
         }
         // Peers: ping every registered engine; the newer of two that cannot talk leaves.
         let Ok((members, _)) = dcs.list(MEMBERS).await else { continue };
@@ -71,13 +79,10 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
                 *seen = Instant::now();
             } else {
                 all_seen = false;
-                // A failed host's registration outlives it by up to a TTL, and a coordinator
-                // election (the failed host may have run the leader) grants every lease a
-                // fresh TTL: only a peer still registered after twice the TTL is alive and
-                // cut off from us, rather than gone.
-                if seen.elapsed() >= peer_timeout.max(2 * ttl) && my_revision > m.mod_revision {
+                let peer = Peer { host: host.clone(), revision: m.mod_revision, unreachable_for: seen.elapsed() };
+                if let Some(leave) = newer_of_two(my_revision, &peer, timings) {
                     tracing::error!(peer = %host, "cannot reach engine {host} while both reach the coordinator: this engine is the newer one and leaves");
-                    return fence(&engine, &format!("engine {host} is unreachable and this engine is the newer one")).await;
+                    return fence(&engine, leave).await;
                 }
             }
         }
@@ -85,14 +90,6 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
             tracing::info!("every registered engine is reachable: serving");
         }
     }
-}
-
-/// How long one coordinator request may take: long enough that a loaded machine's slow
-/// answer still renews the registration, short enough that two attempts fit before the
-/// engine must leave (no renewal for TTL minus one beat). A fixed 400 ms once made both
-/// engines leave under query load.
-pub fn request_timeout(ttl: Duration, beat: Duration) -> Duration {
-    (ttl.saturating_sub(beat) / 2).max(Duration::from_millis(500))
 }
 
 async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Result<(i64, i64)> {
@@ -106,7 +103,7 @@ async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Resul
 }
 
 /// Leaves the cluster: stop serving, tell the other engines, exit non-zero.
-async fn fence(engine: &Engine, why: &str) -> anyhow::Result<()> {
+async fn fence(engine: &Engine, why: Leave) -> anyhow::Result<()> {
     engine.fenced.store(true, Ordering::SeqCst);
     tracing::error!("leaving the engine cluster: {why}");
     for host in engine.cluster.app_hosts().filter(|h| h.name != engine.me) {
@@ -201,18 +198,4 @@ async fn http_post(engine: &Engine, host: &str, path: &str) -> std::io::Result<u
 async fn request(engine: &Engine, host: &str, method: &str, path: &str) -> std::io::Result<u16> {
     let addr = peer_addr(engine, host).ok_or_else(|| std::io::Error::other("unknown host"))?;
     triad_probe::status(&addr, method, path).await
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    #[test]
-    fn coordinator_requests_may_take_what_the_lease_allows() {
-        let s = Duration::from_secs;
-        // (lease TTL, heartbeat, request timeout)
-        for (ttl, beat, want) in [(s(10), s(2), s(4)), (s(4), s(1), Duration::from_millis(1500)), (s(1), s(1), Duration::from_millis(500))] {
-            assert_eq!(super::request_timeout(ttl, beat), want, "ttl {ttl:?} beat {beat:?}");
-        }
-    }
 }

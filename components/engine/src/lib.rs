@@ -6,11 +6,12 @@
 //! protocol on DataFusion), `extended` (its extended protocol), `update` (UPDATE of cells),
 //! `catalog` (the SQL session: cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's
 //! result column names), `loads` (CSV loads with progress), `http` (the
-//! HTTP API), `cluster` (registration, fencing, peers).
+//! HTTP API), `cluster` (registration, fencing, peers; its rules are `cluster_rules`).
 
 pub mod auth;
 pub mod catalog;
 pub mod cluster;
+pub mod cluster_rules;
 pub mod colnames;
 pub mod compat_parse;
 pub mod copy_out;
