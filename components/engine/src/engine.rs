@@ -18,13 +18,18 @@ use triad_config::Cluster;
 use crate::group_commit::Committer;
 use crate::log::{self, Entry};
 use crate::store::Image;
+use crate::view::{Touched, View};
 
 pub struct Engine {
     pub me: String,
     pub cluster: Cluster,
     /// The cluster database through this host's internal HAProxy (the primary).
     pub db: tokio_postgres::Config,
+    /// The mutable image: the replication loop (and local-only writes, and the snapshot
+    /// writer's copy) take it; queries never do, they read `view`.
     pub image: Mutex<Image>,
+    /// The immutable image queries and write checks read, swapped whole after each batch.
+    view: arc_swap::ArcSwap<View>,
     applied: watch::Sender<i64>,
     committer: std::sync::OnceLock<Committer>,
     /// `[engine] max_concurrent_queries` permits.
@@ -54,6 +59,7 @@ impl Engine {
             me: me.to_string(),
             db,
             image: Mutex::new(Image::default()),
+            view: arc_swap::ArcSwap::from_pointee(View::default()),
             applied: watch::channel(0).0,
             committer: std::sync::OnceLock::new(),
             query_slots: tokio::sync::Semaphore::new(f.engine.max_concurrent_queries.max(1) as usize),
@@ -88,16 +94,29 @@ impl Engine {
     /// Checks cell writes to several cubes (a transaction's) against the models of the image;
     /// all or none. The same check runs again when any engine applies them from the log.
     pub fn check_writes(&self, writes: &[(&str, &str, &[Map<String, Value>])]) -> Result<Checked> {
-        let image = self.image.lock().unwrap();
+        let view = self.view();
         let mut entries = vec![];
         for (model, cube, cells) in writes {
-            let store = image.cube(model, cube).ok_or_else(|| anyhow!("relation \"{model}.{cube}\" does not exist (published cubes: {})", image.cubes.keys().map(|(m, c)| format!("{m}.{c}")).collect::<Vec<_>>().join(", ")))?;
+            let definition = &view.cube(model, cube).ok_or_else(|| anyhow!("relation \"{model}.{cube}\" does not exist (published cubes: {})", view.cube_names()))?.cube;
             for (i, c) in cells.iter().enumerate() {
-                let ok = store.check(c).map_err(|e| if cells.len() > 1 { anyhow!("row {}: {e}", i + 1) } else { e })?;
+                let ok = triad_changelog::cell::check(definition, c).map_err(|e| if cells.len() > 1 { anyhow!("row {}: {e}", i + 1) } else { e })?;
                 entries.push(Change::cell(model, cube, ok));
             }
         }
-        Ok(Checked { entries, at: image.applied })
+        Ok(Checked { entries, at: view.applied })
+    }
+
+    /// The image as of the last applied batch (immutable: hold it as long as a query runs).
+    pub fn view(&self) -> Arc<View> {
+        self.view.load_full()
+    }
+
+    /// Publishes the view of `image` after a change to the cubes `touched` names. Failing to
+    /// build it (an Arrow error) is a fault like an entry that cannot be applied.
+    fn publish_view(&self, image: &mut Image, touched: &Touched) -> Result<(), String> {
+        let view = View::of(image, &self.view.load(), touched).map_err(|e| format!("building the query image: {e:#}"))?;
+        self.view.store(Arc::new(view));
+        Ok(())
     }
 
     /// Appends to the change log and waits until this engine has applied the entries: after
@@ -138,7 +157,7 @@ impl Engine {
     /// so the check is at the door, before the commit.
     fn fits(&self, entries: &[Change]) -> Result<()> {
         let budget = self.cluster.file().engine.process_memory_budget.get() as usize;
-        let held = self.image.lock().unwrap().approx_bytes();
+        let held = self.view().bytes;
         let adding: usize = entries.iter().map(|c| 2 * (c.to_row().change.to_string().len() + 64)).sum();
         memory_check(held, adding, budget).map_err(|e| anyhow!(e))
     }
@@ -158,13 +177,16 @@ impl Engine {
         if local != entries.len() {
             bail!("one write cannot mix local_only cubes (never replicated) with replicated ones");
         }
+        let mut touched = Touched::Nothing;
         for change in entries {
             if let Change::Cell { model, cube, cell } = change
                 && let Some(store) = image.cube_mut(model, cube)
             {
                 store.apply(cell);
+                touched.cube(model, cube);
             }
         }
+        self.publish_view(&mut image, &touched).map_err(|e| anyhow!(e))?;
         Ok(true)
     }
 
@@ -176,8 +198,9 @@ impl Engine {
         let mut image = self.image.lock().unwrap();
         let mut result = Ok(());
         let mut applied = image.applied;
+        let mut touched = Touched::Nothing;
         for e in entries {
-            if let Err(why) = self.apply_one(&mut image, e) {
+            if let Err(why) = self.apply_one(&mut image, e, &mut touched) {
                 let what = e.change.as_ref().map_or_else(|unreadable| format!("an entry this engine cannot read: {unreadable}"), Change::to_string);
                 result = Err(format!("change log position {} ({what}, written by {}): {why}", e.pos, e.written_by));
                 break;
@@ -185,18 +208,23 @@ impl Engine {
             applied = e.pos;
         }
         image.applied = applied;
+        if let Err(e) = self.publish_view(&mut image, &touched) {
+            result = result.and(Err(e));
+        }
         drop(image);
-        // The fault first: a writer woken by the position sees it.
+        // The view and the fault first: a writer woken by the position sees its write, or the
+        // fault.
         *self.fault.lock().unwrap() = result.as_ref().err().cloned();
         self.applied.send_replace(applied);
         result
     }
 
-    fn apply_one(&self, image: &mut Image, e: &Entry) -> Result<(), String> {
+    fn apply_one(&self, image: &mut Image, e: &Entry, touched: &mut Touched) -> Result<(), String> {
         match e.change.as_ref().map_err(String::clone)? {
             Change::Publish(m) => {
                 tracing::info!(pos = e.pos, model = %m.name, "model published");
                 image.publish(m.clone());
+                *touched = Touched::All;
             }
             Change::UserPassword { name, password_hash } => {
                 self.users.write().unwrap().insert(name.clone(), password_hash.clone());
@@ -213,6 +241,7 @@ impl Engine {
                 }
                 let cell = store.check(cell).map_err(|err| format!("{err:#}"))?;
                 store.apply(&cell);
+                touched.cube(model, cube);
             }
         }
         Ok(())
@@ -229,6 +258,7 @@ impl Engine {
                 return Ok(()); // the log was applied meanwhile
             }
             *mine = image;
+            self.publish_view(&mut mine, &Touched::All).map_err(|e| anyhow!(e))?;
         }
         *self.users.write().unwrap() = users;
         self.applied.send_replace(pos);
@@ -239,8 +269,15 @@ impl Engine {
     /// Every cube's schema and Arrow batches, for a query; and, for the cubes that `pending`
     /// (a transaction's uncommitted writes) touches, the same tables with them applied.
     pub fn tables(&self, pending: &[crate::txn::Pending]) -> Result<(Vec<crate::catalog::CubeTable>, Vec<crate::catalog::CubeTable>)> {
+        let view = self.view();
+        let all = view.cubes.iter().map(|((m, c), v)| (m.clone(), c.clone(), v.schema.clone(), v.batches.clone())).collect();
+        if pending.is_empty() {
+            return Ok((all, vec![]));
+        }
+        // A transaction that wrote reads its cubes with its writes applied: built from the
+        // mutable image (briefly locked), which may be a batch ahead of the view; the cubes it
+        // did not write come from the view.
         let mut image = self.image.lock().unwrap();
-        let all = image.cubes.iter_mut().map(|((m, c), store)| Ok((m.clone(), c.clone(), store.schema(), store.batches()?))).collect::<Result<Vec<_>>>()?;
         let mut private = vec![];
         let mut touched: Vec<(String, String)> = pending.iter().map(|p| (p.model.to_lowercase(), p.cube.to_lowercase())).collect();
         touched.sort();

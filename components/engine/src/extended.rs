@@ -129,8 +129,8 @@ impl SqlHandler {
         let table = insert.table.to_string().replace('"', "");
         let (model, cube) = table.split_once('.').unwrap_or((&table, ""));
         let columns: Vec<String> = insert.columns.iter().map(|c| c.to_string().replace('"', "")).collect();
-        let image = self.engine.image.lock().unwrap();
-        let store = image.cube(model, cube);
+        let view = self.engine.view();
+        let store = view.cube(model, cube);
         let column_type = |c: &str| match store.and_then(|s| s.cube.measures.iter().find(|m| m.name.eq_ignore_ascii_case(c))) {
             Some(m) if m.kind == crate::model::MeasureType::Integer => Type::INT8,
             Some(_) => Type::FLOAT8,

@@ -65,27 +65,27 @@ async fn health(State(a): State<Api>) -> Response {
 }
 
 async fn status(State(a): State<Api>) -> Json<Value> {
-    let image = a.engine.image.lock().unwrap();
-    let cubes: Vec<Value> = image.cubes.iter().map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.len()})).collect();
-    Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": image.applied, "cubes": cubes}))
+    let view = a.engine.view();
+    let cubes: Vec<Value> = view.cubes.iter().map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.cells})).collect();
+    Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": view.applied, "cubes": cubes}))
 }
 
 async fn metrics(State(a): State<Api>) -> String {
-    let image = a.engine.image.lock().unwrap();
+    let view = a.engine.view();
     let mut s = format!(
         "# TYPE triad_engine_serving gauge\ntriad_engine_serving {}\n# TYPE triad_engine_applied_position counter\ntriad_engine_applied_position {}\n# TYPE triad_engine_cube_cells gauge\n",
         a.engine.serving() as u8,
-        image.applied
+        view.applied
     );
-    for ((m, c), store) in &image.cubes {
-        s += &format!("triad_engine_cube_cells{{cube=\"{m}.{c}\"}} {}\n", store.len());
+    for ((m, c), cube) in &view.cubes {
+        s += &format!("triad_engine_cube_cells{{cube=\"{m}.{c}\"}} {}\n", cube.cells);
     }
     s
 }
 
 async fn models(State(a): State<Api>) -> Json<Value> {
-    let image = a.engine.image.lock().unwrap();
-    Json(json!({"models": image.models.values().collect::<Vec<_>>(), "applied": image.applied}))
+    let view = a.engine.view();
+    Json(json!({"models": view.models.values().collect::<Vec<_>>(), "applied": view.applied}))
 }
 
 fn unprocessable(errors: Value) -> Response {
@@ -140,12 +140,11 @@ async fn rows(State(a): State<Api>, Path((model, cube)): Path<(String, String)>,
 }
 
 async fn cubes(State(a): State<Api>) -> Json<Value> {
-    let image = a.engine.image.lock().unwrap();
+    let view = a.engine.view();
     Json(Value::Array(
-        image
-            .cubes
+        view.cubes
             .iter()
-            .map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.len(), "local_only": s.cube.local_only, "dimensions": s.cube.dimensions.iter().map(|d| json!({"name": d.name, "levels": d.levels.iter().map(|l| &l.name).collect::<Vec<_>>()})).collect::<Vec<_>>(), "measures": s.cube.measures}))
+            .map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.cells, "local_only": s.cube.local_only, "dimensions": s.cube.dimensions.iter().map(|d| json!({"name": d.name, "levels": d.levels.iter().map(|l| &l.name).collect::<Vec<_>>()})).collect::<Vec<_>>(), "measures": s.cube.measures}))
             .collect(),
     ))
 }

@@ -1,7 +1,7 @@
 //! triad-engine: the in-memory cube engine (docs/engine.md).
 //!
 //! `model`, `cellvalue`, `csvload` and `log` are triad-changelog's (the model, the one cell
-//! check, the change log). `store` (cells in memory, Arrow batches), `engine` (writes and replication), `group_commit` (writes
+//! check, the change log). `store` (cells in memory, Arrow batches), `view` (the immutable image queries read), `engine` (writes and replication), `group_commit` (writes
 //! sharing a transaction), `snapshot` (images in the cluster database), `snapshot_writer` (the loop that writes them), `sql` (the PostgreSQL
 //! protocol on DataFusion), `extended` (its extended protocol), `update` (UPDATE of cells),
 //! `catalog` (the SQL session: cubes, pg_catalog, information_schema), `colnames` (PostgreSQL's
@@ -38,6 +38,7 @@ pub mod sql;
 pub mod store;
 pub mod txn;
 pub mod update;
+pub mod view;
 
 // The model, the cell check and the change log live in triad-changelog (shared with the
 // designer); re-exported under their old paths.

@@ -82,7 +82,7 @@ pub fn start(engine: Arc<Engine>, loads: Arc<Loads>, model: String, cube: String
     let id = loads.start(format!("{model}.{cube}"));
     let task = tokio::spawn(async move {
         let fail = |loads: &Loads, e: String| loads.update(id, |l| (l.state, l.error) = (State::Failed, Some(e)));
-        let Some(definition) = engine.image.lock().unwrap().cube(&model, &cube).map(|s| s.cube.clone()) else {
+        let Some(definition) = engine.view().cube(&model, &cube).map(|s| s.cube.clone()) else {
             return fail(&loads, format!("relation \"{model}.{cube}\" does not exist"));
         };
         // Parsing millions of rows is CPU work: off the async threads.

@@ -433,7 +433,7 @@ pub(crate) fn result_schema(ctx: &SessionContext, plan: &datafusion::logical_exp
 pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgWireResult<SessionContext> {
     // A query gets its own budget, but never more than what the cubes leave of the process's.
     let e = &engine.cluster.file().engine;
-    let left = (e.process_memory_budget.get() as usize).saturating_sub(engine.image.lock().unwrap().approx_bytes());
+    let left = (e.process_memory_budget.get() as usize).saturating_sub(engine.view().bytes);
     let budget = (e.query_memory_budget.get() as usize).min(left).max(16 << 20);
     let (pending, settings) = match session {
         Some(s) => {

@@ -26,7 +26,7 @@ impl SqlHandler {
         };
         let (model, cube) = &cube_name(name)?;
         let table = format!("{model}.{cube}");
-        let definition = self.engine.image.lock().unwrap().cube(model, cube).map(|s| s.cube.clone());
+        let definition = self.engine.view().cube(model, cube).map(|s| s.cube.clone());
         let definition = definition.ok_or_else(|| user_error("42P01", format!("relation \"{table}\" does not exist"), None))?;
 
         let mut sets = vec![];
