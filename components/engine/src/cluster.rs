@@ -10,7 +10,6 @@
 //! - every engine logs the others joining, leaving (announced) or being lost (lease expired).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,7 +39,7 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
             }
         }
     };
-    engine.registered.store(true, Ordering::SeqCst);
+    engine.update_lifecycle(|l| l.registered = true);
     tracing::info!(lease, revision = my_revision, "registered in the coordinator");
     tokio::spawn(watch_members(engine.clone(), dcs.clone(), departures));
     tokio::spawn(crate::snapshot_writer::run(engine.clone(), dcs.clone(), lease));
@@ -86,7 +85,7 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
                 }
             }
         }
-        if all_seen && !engine.peers_seen.swap(true, Ordering::SeqCst) {
+        if all_seen && engine.update_lifecycle(|l| l.peers_seen = true) {
             tracing::info!("every registered engine is reachable: serving");
         }
     }
@@ -104,7 +103,7 @@ async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Resul
 
 /// Leaves the cluster: stop serving, tell the other engines, exit non-zero.
 async fn fence(engine: &Engine, why: Leave) -> anyhow::Result<()> {
-    engine.fenced.store(true, Ordering::SeqCst);
+    engine.update_lifecycle(|l| l.left = Some(why.to_string()));
     tracing::error!("leaving the engine cluster: {why}");
     for host in engine.cluster.app_hosts().filter(|h| h.name != engine.me) {
         let _ = tokio::time::timeout(Duration::from_secs(1), http_post(engine, &host.name, &format!("/api/peer/leaving?host={}", engine.me))).await;
@@ -112,7 +111,7 @@ async fn fence(engine: &Engine, why: Leave) -> anyhow::Result<()> {
     if std::env::var("TRIAD_ENGINE_TEST_DISABLE_FENCING").as_deref() == Ok("1") {
         // Test-only: the scenario that proves the checks notice an engine that keeps serving.
         tracing::warn!("TRIAD_ENGINE_TEST_DISABLE_FENCING=1: staying up and serving anyway");
-        engine.fenced.store(false, Ordering::SeqCst);
+        engine.update_lifecycle(|l| l.left = None);
         std::future::pending::<()>().await;
     }
     std::process::exit(3);

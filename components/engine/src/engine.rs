@@ -3,7 +3,6 @@
 //! engine applies the log in order, woken by NOTIFY, polling every `download_interval`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use triad_config::Cluster;
 use crate::group_commit::Committer;
 use crate::log::{self, Entry};
 use crate::store::Image;
+use crate::lifecycle::{Lifecycle, Phase};
 use crate::view::{Touched, View};
 
 pub struct Engine {
@@ -39,12 +39,8 @@ pub struct Engine {
     pub users: RwLock<HashMap<String, String>>,
     pub data_provider: bool,
     pub data_consumer: bool,
-    pub caught_up: AtomicBool,
-    pub registered: AtomicBool,
-    pub fenced: AtomicBool,
-    pub peers_seen: AtomicBool,
-    /// Set when an entry of the change log could not be applied (see `apply`).
-    fault: Mutex<Option<String>>,
+    /// Registered, caught up, peers reached, left, faulted: one value (`lifecycle`).
+    lifecycle: watch::Sender<Lifecycle>,
     /// The SQL catalog (cubes, pg_catalog, information_schema) and parser.
     pub sessions: crate::catalog::Sessions,
 }
@@ -66,20 +62,29 @@ impl Engine {
             users: RwLock::new(users),
             data_provider: host.data_provider,
             data_consumer: host.data_consumer,
-            caught_up: AtomicBool::new(false),
-            registered: AtomicBool::new(false),
-            fenced: AtomicBool::new(false),
-            peers_seen: AtomicBool::new(false),
-            fault: Mutex::new(None),
+            lifecycle: watch::channel(Lifecycle::default()).0,
             sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
             cluster,
         })
     }
 
-    /// Serving: registered in the coordinator, caught up with the log, not fenced, applying
-    /// the log without fault.
+    /// Serving: registered in the coordinator, caught up with the log, every peer reached,
+    /// not leaving, applying the log without fault (`lifecycle`).
     pub fn serving(&self) -> bool {
-        self.registered.load(Ordering::SeqCst) && self.caught_up.load(Ordering::SeqCst) && self.peers_seen.load(Ordering::SeqCst) && !self.fenced.load(Ordering::SeqCst) && self.fault().is_none()
+        self.lifecycle.borrow().serving()
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.lifecycle.borrow().phase()
+    }
+
+    /// Records what the engine achieved or what stops it; true if that changed anything.
+    pub fn update_lifecycle(&self, change: impl FnOnce(&mut Lifecycle)) -> bool {
+        self.lifecycle.send_if_modified(|l| {
+            let before = l.clone();
+            change(l);
+            *l != before
+        })
     }
 
     pub fn applied(&self) -> i64 {
@@ -132,8 +137,11 @@ impl Engine {
         if !self.data_provider {
             bail!("this host is not a data provider (data_provider = false): writes go through another host");
         }
-        if self.fenced.load(Ordering::SeqCst) {
-            bail!("this engine left the cluster (it lost the coordinator)");
+        match self.phase() {
+            Phase::Serving => {}
+            Phase::Leaving(why) => bail!("this engine left the cluster ({why})"),
+            Phase::Faulted(why) => bail!("this engine stopped serving: it cannot apply the change log ({why})"),
+            Phase::Starting | Phase::CatchingUp => bail!("this engine is not serving yet (starting or catching up with the change log)"),
         }
         let window = self.cluster.file().timings.upload_interval.get();
         let committer = self.committer.get_or_init(|| Committer::start(self.db.clone(), self.me.clone(), window));
@@ -149,7 +157,7 @@ impl Engine {
 
     /// Why this engine stopped applying the change log, if it did.
     pub fn fault(&self) -> Option<String> {
-        self.fault.lock().unwrap().clone()
+        self.lifecycle.borrow().fault.clone()
     }
 
     /// Refuses a write that would take the image past `[engine] process_memory_budget` (cells
@@ -214,7 +222,8 @@ impl Engine {
         drop(image);
         // The view and the fault first: a writer woken by the position sees its write, or the
         // fault.
-        *self.fault.lock().unwrap() = result.as_ref().err().cloned();
+        let fault = result.as_ref().err().cloned();
+        self.update_lifecycle(|l| l.fault = fault);
         self.applied.send_replace(applied);
         result
     }
@@ -339,7 +348,7 @@ impl Engine {
                 continue;
             }
             if !full {
-                if !self.caught_up.swap(true, Ordering::SeqCst) {
+                if self.update_lifecycle(|l| l.caught_up = true) {
                     tracing::info!(applied = self.applied(), "caught up with the change log");
                 }
                 tokio::select! {

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod extended;
 pub mod group_commit;
 pub mod http;
+pub mod lifecycle;
 pub mod loads;
 pub mod numfmt;
 pub mod pgaggregates;

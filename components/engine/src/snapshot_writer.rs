@@ -3,7 +3,6 @@
 //! moved on. The image format and the table are `snapshot`'s; this is only the loop.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use triad_dcs::Dcs;
 
@@ -20,7 +19,7 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
     let mut last = 0;
     loop {
         tokio::time::sleep(interval).await;
-        if engine.fenced.load(Ordering::SeqCst) {
+        if matches!(engine.phase(), crate::lifecycle::Phase::Leaving(_)) {
             return;
         }
         if held.is_none() {
