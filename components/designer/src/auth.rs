@@ -15,6 +15,17 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// `verify` on a blocking thread: argon2 is deliberately slow (tens of milliseconds), and on
+/// the async threads a burst of logins would stall every other request of the designer.
+pub async fn verify_off_thread(password: String, phc: String) -> bool {
+    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+}
+
+/// `hash` on a blocking thread (see `verify_off_thread`).
+pub async fn hash_off_thread(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || hash(&password)).await?
+}
+
 /// 256 random bits, hex.
 pub fn new_token() -> String {
     use rand::RngCore;

@@ -80,6 +80,14 @@ pub async fn connect(config: &Config) -> Result<Client> {
     triad_changelog::db::connect(config).await.context("the cluster database is unreachable")
 }
 
+/// Connections to the cluster database for the web handlers, kept open between requests. A
+/// connection is checked with a round trip before each use (`Verified`): after a failover the
+/// pooled ones point at the old primary, and are replaced rather than handed out broken.
+pub fn pool(config: Config) -> deadpool_postgres::Pool {
+    let manager = deadpool_postgres::Manager::from_config(config, tokio_postgres::NoTls, deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Verified });
+    deadpool_postgres::Pool::builder(manager).max_size(16).runtime(deadpool_postgres::Runtime::Tokio1).build().expect("a pool with a runtime and no hooks builds")
+}
+
 /// Creates the schema (idempotent) and the cluster file's bootstrap users.
 pub async fn migrate(c: &mut Client, cluster: &Cluster) -> Result<()> {
     log::migrate(c, "").await?;

@@ -43,7 +43,8 @@ async fn run(cluster: Cluster, host: String) -> anyhow::Result<()> {
     }
     let dcs = triad_dcs::Dcs::connect(&cluster, Some(&host.name)).await?;
     tokio::spawn(active::run(dcs.clone(), host.name.clone(), cluster.file().timings.designer_lease_ttl.get(), status.clone()));
-    let app = web::router(web::App { cluster: cluster.clone(), me: host.name.clone(), db, status, dcs: Some(dcs) });
+    let pool = db::pool(db);
+    let app = web::router(web::App { cluster: cluster.clone(), me: host.name.clone(), db: pool, status, dcs: Some(dcs) });
     tracing::info!(%addr, "listening");
     let mut servers = Servers::default();
     servers.spawn(format!("Design Center on {addr}"), async move { axum::serve(listener, app).await });

@@ -14,7 +14,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tokio_postgres::Client;
+/// A pooled connection to the cluster database (derefs to `tokio_postgres::Client`).
+type Client = deadpool_postgres::Object;
 use triad_config::{Cluster, Role};
 
 use crate::active::Status;
@@ -29,7 +30,7 @@ use triad_changelog::csvload;
 pub struct App {
     pub cluster: Cluster,
     pub me: String,
-    pub db: tokio_postgres::Config,
+    pub db: deadpool_postgres::Pool,
     pub status: Arc<Status>,
     pub dcs: Option<triad_dcs::Dcs>,
 }
@@ -155,14 +156,22 @@ impl Failure {
 
 // --- who is calling ---
 
+/// The connection as the plain client the `db` functions that also take transactions need.
+fn pg(c: &Client) -> &tokio_postgres::Client {
+    c
+}
+
 async fn db(a: &App) -> Result<Client, Failure> {
-    Ok(db::connect(&a.db).await?)
+    Ok(a.db.get().await.map_err(|e| anyhow::anyhow!("the cluster database is unreachable: {e}"))?)
 }
 
 async fn caller(a: &App, c: &Client, headers: &HeaderMap, action: Action) -> Result<User, Failure> {
     let user = match auth::credentials(headers) {
         Credentials::Session(t) => db::session_user(c, &t).await?,
-        Credentials::Basic { user, password } => db::user(c, &user).await?.filter(|u| auth::verify(&password, &u.password_hash)),
+        Credentials::Basic { user, password } => match db::user(pg(c), &user).await? {
+            Some(u) if auth::verify_off_thread(password, u.password_hash.clone()).await => Some(u),
+            _ => None,
+        },
         Credentials::None => None,
     };
     let user = user.ok_or(Failure::LoginNeeded)?;
@@ -181,12 +190,16 @@ async fn login(State(a): State<App>, Form(f): Form<HashMap<String, String>>) -> 
         Ok(c) => c,
         Err(e) => return e.page(None),
     };
-    let user = match db::user(&c, &name).await {
+    let user = match db::user(pg(&c), &name).await {
         Ok(u) => u,
         Err(e) => return Failure::from(e).page(None),
     };
     // The same answer for an unknown user and a wrong password.
-    let Some(user) = user.filter(|u| auth::verify(&password, &u.password_hash)) else {
+    let verified = match &user {
+        Some(u) => auth::verify_off_thread(password, u.password_hash.clone()).await,
+        None => false,
+    };
+    let Some(user) = user.filter(|_| verified) else {
         return (StatusCode::UNAUTHORIZED, Html(html::login(Some("wrong user name or password")))).into_response();
     };
     let token = auth::new_token();
@@ -251,10 +264,10 @@ async fn create_model_form(State(a): State<App>, headers: HeaderMap, Form(f): Fo
 }
 
 async fn render_model(c: &Client, u: &User, name: &str, status: StatusCode, failed_form: &str, errors: &[FieldError], message: Option<&str>, error: Option<&str>) -> Result<Response, Failure> {
-    let summary = db::summary(c, name).await?;
-    let model = db::version(c, name, summary.latest_version).await?;
+    let summary = db::summary(pg(c), name).await?;
+    let model = db::version(pg(c), name, summary.latest_version).await?;
     let published = match summary.published_version {
-        Some(v) => Some(db::version(c, name, v).await?),
+        Some(v) => Some(db::version(pg(c), name, v).await?),
         None => None,
     };
     let versions = db::versions(c, name).await?;
@@ -286,7 +299,7 @@ async fn edit_form(State(a): State<App>, headers: HeaderMap, Path(name): Path<St
     page(&a, &headers, Action::EditModel, |mut c, u| async move {
         let edit = edit_of(&f).map_err(|m| Failure::Fields(vec![FieldError { field: "op".into(), message: m }]))?;
         let base: i32 = f.get("base").and_then(|b| b.parse().ok()).unwrap_or(0);
-        let current = db::version(&c, &name, base).await?;
+        let current = db::version(pg(&c), &name, base).await?;
         match editor::apply(&current, &edit) {
             Ok(next) => match db::save_version(&mut c, &u.name, &name, base, &next, &format!("{edit:?}")).await {
                 Ok(v) => Ok(Redirect::to(&format!("/models/{name}?saved={v}")).into_response()),
@@ -322,9 +335,9 @@ async fn load(State(a): State<App>, headers: HeaderMap, Path((name, cube)): Path
     let r: Result<Response, Failure> = async {
         let mut c = db(&a).await?;
         let u = caller(&a, &c, &headers, Action::LoadData).await?;
-        let summary = db::summary(&c, &name).await?;
+        let summary = db::summary(pg(&c), &name).await?;
         let v = summary.published_version.ok_or_else(|| Failure::Refused(Refusal::Conflict(format!("model {name} is not published: publish it before loading data"))))?;
-        let model = db::version(&c, &name, v).await?;
+        let model = db::version(pg(&c), &name, v).await?;
         let target = model.cube(&cube).ok_or_else(|| Failure::Refused(Refusal::NotFound(format!("the published version of {name} has no cube {cube:?}"))))?;
         let text = std::str::from_utf8(&body).map_err(|e| Failure::Refused(Refusal::Conflict(format!("the file is not UTF-8 text: {e}"))))?;
         let (cells, report) = csvload::check(target, text);
@@ -348,7 +361,7 @@ fn profiles(a: &App) -> Vec<String> {
 }
 
 /// A new user from form or JSON fields; every bad field at once.
-fn new_user(a: &App, f: &HashMap<String, String>) -> Result<User, Vec<FieldError>> {
+async fn new_user(a: &App, f: &HashMap<String, String>) -> Result<User, Vec<FieldError>> {
     let mut errors = vec![];
     let name = f.get("name").cloned().unwrap_or_default();
     if let Err(e) = editor::valid_name(&name) {
@@ -371,7 +384,7 @@ fn new_user(a: &App, f: &HashMap<String, String>) -> Result<User, Vec<FieldError
     if !errors.is_empty() {
         return Err(errors);
     }
-    let password_hash = auth::hash(&password).map_err(|e| vec![FieldError { field: "password".into(), message: e.to_string() }])?;
+    let password_hash = auth::hash_off_thread(password).await.map_err(|e| vec![FieldError { field: "password".into(), message: e.to_string() }])?;
     Ok(User { name, role: role.unwrap(), profile, password_hash })
 }
 
@@ -379,7 +392,7 @@ async fn create_user_form(State(a): State<App>, headers: HeaderMap, Form(f): For
     let profiles = profiles(&a);
     let a2 = a.clone();
     page(&a, &headers, Action::ManageUsers, |mut c, u| async move {
-        let new = match new_user(&a2, &f) {
+        let new = match new_user(&a2, &f).await {
             Ok(n) => n,
             Err(errors) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html::users(&u, &db::users(&c).await?, &profiles, &errors, None, Some("the user was not created")))).into_response()),
         };
@@ -481,8 +494,8 @@ async fn api_create_model(State(a): State<App>, headers: HeaderMap, Json(body): 
 
 async fn api_model(State(a): State<App>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     api(&a, &headers, Action::Read, |c, _| async move {
-        let summary = db::summary(&c, &name).await?;
-        let latest = db::version(&c, &name, summary.latest_version).await?;
+        let summary = db::summary(pg(&c), &name).await?;
+        let latest = db::version(pg(&c), &name, summary.latest_version).await?;
         Ok(Json(json!({"summary": summary, "model": latest, "problems": latest.validate(), "versions": db::versions(&c, &name).await?})).into_response())
     })
     .await
@@ -492,7 +505,7 @@ async fn api_edit(State(a): State<App>, headers: HeaderMap, Path(name): Path<Str
     api(&a, &headers, Action::EditModel, |mut c, u| async move {
         let base = body.get("base").and_then(Value::as_i64).ok_or_else(|| Failure::Fields(vec![FieldError { field: "base".into(), message: "the version the edit applies to is required".into() }]))? as i32;
         let edit: Edit = serde_json::from_value(body.get("edit").cloned().unwrap_or_default()).map_err(|e| Failure::Fields(vec![FieldError { field: "edit".into(), message: e.to_string() }]))?;
-        let current = db::version(&c, &name, base).await?;
+        let current = db::version(pg(&c), &name, base).await?;
         let next = editor::apply(&current, &edit).map_err(Failure::Fields)?;
         let v = db::save_version(&mut c, &u.name, &name, base, &next, &format!("{edit:?}")).await?;
         Ok(Json(json!({"version": v, "model": next, "problems": next.validate()})).into_response())
@@ -517,7 +530,7 @@ async fn api_users(State(a): State<App>, headers: HeaderMap) -> Response {
 async fn api_create_user(State(a): State<App>, headers: HeaderMap, Json(body): Json<HashMap<String, String>>) -> Response {
     let a2 = a.clone();
     api(&a, &headers, Action::ManageUsers, |mut c, u| async move {
-        let new = new_user(&a2, &body).map_err(Failure::Fields)?;
+        let new = new_user(&a2, &body).await.map_err(Failure::Fields)?;
         db::create_user(&mut c, &u.name, &a2.me, &new).await?;
         Ok((StatusCode::CREATED, Json(json!({"user": new}))).into_response())
     })
