@@ -12,25 +12,26 @@ use triad_keeper::{api, fence, ha, pg::Postgres};
 #[command(about = "PostgreSQL high availability for a Triad app host (Patroni-like)")]
 struct Args {
     /// The cluster file.
-    #[arg(long, global = true, env = "TRIAD_CONFIG", default_value = "/etc/triad/cluster.toml")]
+    #[arg(long, env = "TRIAD_CONFIG", default_value = "/etc/triad/cluster.toml")]
     config: PathBuf,
     /// This host's name in the cluster file.
-    #[arg(long, global = true, env = "TRIAD_HOST")]
+    #[arg(long, env = "TRIAD_HOST")]
     host: String,
     /// Overrides [cluster] state_dir.
-    #[arg(long, global = true)]
+    #[arg(long)]
     state_dir: Option<PathBuf>,
     /// One JSON object per log line.
-    #[arg(long, global = true)]
+    #[arg(long)]
     log_json: bool,
-    #[command(subcommand)]
+    /// `fence`: kill PostgreSQL when the keeper's lease deadline passes without renewal (its
+    /// own service beside PostgreSQL, so a frozen or dead keeper cannot leave a writable
+    /// primary). Without it: the keeper.
+    #[arg(value_enum)]
     command: Option<Command>,
 }
 
-#[derive(clap::Subcommand)]
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum Command {
-    /// Kill PostgreSQL when the keeper's lease deadline passes without renewal (its own
-    /// service beside PostgreSQL, so a frozen or dead keeper cannot leave a writable primary).
     Fence,
 }
 
