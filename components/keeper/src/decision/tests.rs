@@ -219,3 +219,21 @@ fn without_a_fresh_lease_no_primary_is_started_or_promoted() {
         }
     }
 }
+
+/// A standby never takes over early, not even the synchronous one: while the leader key exists
+/// (its holder's lease has not expired) nothing but following it is decided, in every mode.
+#[test]
+fn no_takeover_while_the_leader_key_exists() {
+    for mode in [SyncMode::On, SyncMode::Strict, SyncMode::Off] {
+        for data in [DataState::Missing, DataState::Primary, DataState::Standby] {
+            for running in [false, true] {
+                let mut d = dcs(Some("a"));
+                d.sync_leader = Some("a".into());
+                d.sync_standby = Some("b".into());
+                for a in decide(&obs("b", mode, Some(d), pg(data, running), false)) {
+                    assert!(!matches!(a, Action::AcquireLeader | Action::Promote | Action::StartPrimary | Action::Bootstrap), "{mode:?} {data:?} {running}: {a:?}");
+                }
+            }
+        }
+    }
+}
