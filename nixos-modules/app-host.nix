@@ -26,7 +26,8 @@ let
     programs = { haproxy = lib.getExe pkgs.haproxy; kill = "${pkgs.coreutils}/bin/kill"; };
     # PostgreSQL runs as its own user, as the keeper's child; a password_file is shared with
     # the engine and designer through the `triad` group (chgrp triad, chmod 0640).
-    users = { triad-keeper = "postgres"; triad-haproxy-internal = "haproxy"; };
+    # The fence runs as root: it kills PostgreSQL's processes and may open /dev/watchdog.
+    users = { triad-keeper = "postgres"; triad-haproxy-internal = "haproxy"; triad-keeper-fence = "root"; };
     serviceConfig.triad-keeper.SupplementaryGroups = [ "triad" ];
     # The keeper finds initdb, pg_ctl, postgres, pg_basebackup and pg_rewind on its PATH.
     extraPath = { triad-keeper = [ pg ]; };
