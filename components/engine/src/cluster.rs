@@ -1,7 +1,8 @@
 //! The engine cluster rules of the seeds (atscale-failure-scenarios):
 //! - an engine registers in the coordinator (`engine/members/<host>`, bound to a lease of
-//!   `engine_lease_ttl`, renewed every `engine_heartbeat_interval`);
-//! - an engine that cannot renew in time has lost the coordinator: it tells the other engines
+//!   `engine_lease_ttl`: a `triad_dcs::Session` renewed every `engine_heartbeat_interval`);
+//! - an engine that cannot renew in time (the session's one deadline rule, with one heartbeat
+//!   interval of margin) has lost the coordinator: it tells the other engines
 //!   it is leaving, stops serving and exits non-zero (the service manager restarts it, and it
 //!   registers again once the coordinator is reachable);
 //! - engines that reach the coordinator but not each other for `engine_peer_timeout`: the
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use triad_dcs::{Dcs, WatchEvent};
+use triad_dcs::{Dcs, Session, SessionState, WatchEvent};
 
 use crate::engine::Engine;
 
@@ -27,9 +28,14 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     let t = &engine.cluster.file().timings;
     let (ttl, beat, peer_timeout) = (t.engine_lease_ttl.get(), t.engine_heartbeat_interval.get(), t.engine_peer_timeout.get());
     let dcs = dcs.with_request_timeout(request_timeout(ttl, beat));
+    let session = Session::start(dcs.clone(), ttl, beat, beat);
     // Register (retrying until the coordinator answers).
     let (lease, my_revision) = loop {
-        match register(&dcs, &engine, ttl).await {
+        if session.state().lease.is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await; // the session is being granted one
+            continue;
+        }
+        match register(&dcs, &engine, session.state()).await {
             Ok(r) => break r,
             Err(e) => {
                 tracing::warn!(error = %e, "registering in the coordinator: retrying");
@@ -40,20 +46,18 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     engine.registered.store(true, Ordering::SeqCst);
     tracing::info!(lease, revision = my_revision, "registered in the coordinator");
     tokio::spawn(watch_members(engine.clone(), dcs.clone(), departures));
-    tokio::spawn(crate::snapshot::run(engine.clone(), dcs.clone(), lease));
+    tokio::spawn(crate::snapshot::run(engine.clone(), dcs.clone(), lease, session.subscribe()));
 
-    let mut renewed = Instant::now();
     let mut last_seen: HashMap<String, Instant> = HashMap::new();
     loop {
         tokio::time::sleep(beat).await;
-        let sent = Instant::now();
-        match dcs.keep_alive_once(lease).await {
-            Ok(Some(_)) => renewed = sent,
-            Ok(None) => return fence(&engine, "its registration expired in the coordinator").await,
-            Err(e) => tracing::warn!(error = %e, "renewing the registration"),
+        let state = session.state();
+        if state.lease != Some(lease) {
+            return fence(&engine, "its registration expired in the coordinator").await;
         }
-        // Leave before the lease can expire elsewhere: no renewal for TTL minus one beat.
-        if renewed.elapsed() + beat >= ttl {
+        // Leave before the lease can expire elsewhere: the session's deadline (last renewal
+        // sent + TTL − one beat).
+        if !state.holds(lease, Instant::now()) {
             return fence(&engine, "it cannot reach the coordinator").await;
         }
         // Peers: ping every registered engine; the newer of two that cannot talk leaves.
@@ -71,10 +75,10 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
                 *seen = Instant::now();
             } else {
                 all_seen = false;
-                // A failed host's registration outlives it by up to a TTL, and a coordinator
-                // election (the failed host may have run the leader) grants every lease a
-                // fresh TTL: only a peer still registered after twice the TTL is alive and
-                // cut off from us, rather than gone.
+                // A failed host's registration outlives it by up to a TTL, plus the grace a
+                // coordinator election grants (the failed host may have run the leader): only
+                // a peer still registered after twice the TTL is alive and cut off from us,
+                // rather than gone.
                 if seen.elapsed() >= peer_timeout.max(2 * ttl) && my_revision > m.mod_revision {
                     tracing::error!(peer = %host, "cannot reach engine {host} while both reach the coordinator: this engine is the newer one and leaves");
                     return fence(&engine, &format!("engine {host} is unreachable and this engine is the newer one")).await;
@@ -95,8 +99,10 @@ pub fn request_timeout(ttl: Duration, beat: Duration) -> Duration {
     (ttl.saturating_sub(beat) / 2).max(Duration::from_millis(500))
 }
 
-async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Result<(i64, i64)> {
-    let lease = dcs.grant(ttl).await?;
+async fn register(dcs: &Dcs, engine: &Engine, session: SessionState) -> triad_dcs::Result<(i64, i64)> {
+    let Some(lease) = session.lease.filter(|l| session.holds(*l, Instant::now())) else {
+        return Err(triad_dcs::DcsError::Refused("no lease granted yet".into()));
+    };
     let value = serde_json::json!({"host": engine.me, "pid": std::process::id()}).to_string();
     // The registration's age is the revision of its last write (its mod revision): an engine
     // restarted while its old registration had not yet expired overwrites the key and is the

@@ -93,7 +93,7 @@ pub async fn save(c: &Client, s: Snapshot, by: &str) -> Result<()> {
 }
 
 /// The snapshot writer: while this engine holds the snapshot key, every `snapshot_interval`.
-pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
+pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64, session: tokio::sync::watch::Receiver<triad_dcs::SessionState>) {
     if !engine.data_consumer {
         return;
     }
@@ -109,7 +109,8 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
             held = dcs.try_acquire(KEY, engine.me.clone(), lease).await.ok().flatten();
         }
         let Some(l) = &held else { continue };
-        if !l.still_held().await.unwrap_or(false) {
+        // The registration's session by the one deadline rule, then the key itself.
+        if !session.borrow().holds(lease, std::time::Instant::now()) || !l.still_held().await.unwrap_or(false) {
             held = None;
             continue;
         }
