@@ -26,11 +26,16 @@ let
     programs = { haproxy = lib.getExe pkgs.haproxy; kill = "${pkgs.coreutils}/bin/kill"; };
     # PostgreSQL runs as its own user, as the keeper's child; a password_file is shared with
     # the engine and designer through the `triad` group (chgrp triad, chmod 0640).
-    users = { triad-keeper = "postgres"; triad-haproxy-internal = "haproxy"; };
+    # The fence runs as root: it kills PostgreSQL's processes and may open /dev/watchdog.
+    users = { triad-keeper = "postgres"; triad-haproxy-internal = "haproxy"; triad-keeper-fence = "root"; };
     serviceConfig.triad-keeper.SupplementaryGroups = [ "triad" ];
     # The keeper finds initdb, pg_ctl, postgres, pg_basebackup and pg_rewind on its PATH.
     extraPath = { triad-keeper = [ pg ]; };
-    environment = app.environment;
+    # The fence kicks the kernel watchdog (softdog) when the host has it: a fence that stops
+    # running (the host frozen) gets the host reset. Test settings may override it.
+    environment = lib.recursiveUpdate
+      (lib.optionalAttrs app.softdog.enable { triad-keeper-fence.TRIAD_KEEPER_WATCHDOG = "/dev/watchdog"; })
+      app.environment;
   } "app";
   ports = cfg.settings.ports or { };
   port = name: default: ports.${name} or default;
@@ -51,6 +56,23 @@ in
       example = "8G";
       description = "MemoryMax= of the engine (systemd syntax; empty: no limit). The OOM killer stops the engine, systemd restarts it.";
     };
+    softdog = {
+      enable = lib.mkOption {
+        type = lib.types.bool;
+        default = true;
+        description = ''
+          Load the kernel's software watchdog (softdog) and have `triad-keeper fence` kick it at
+          every check (every 100 ms): if the fence stops running (the host frozen or starved) the
+          kernel resets the host, so a primary cannot outlive its lease because its fence is stuck
+          (Patroni's `watchdog`). Turn off on hosts without the module or with another watchdog.
+        '';
+      };
+      margin = lib.mkOption {
+        type = lib.types.ints.positive;
+        default = 3;
+        description = "Seconds without a kick before softdog resets the host (its `soft_margin`); keep it at most `keeper_ttl`.";
+      };
+    };
     environment = lib.mkOption {
       type = lib.types.attrsOf (lib.types.attrsOf lib.types.str);
       default = { };
@@ -65,6 +87,8 @@ in
     }];
 
     systemd.services = rendered.services;
+    boot.kernelModules = lib.mkIf app.softdog.enable [ "softdog" ];
+    boot.extraModprobeConfig = lib.mkIf app.softdog.enable "options softdog soft_margin=${toString app.softdog.margin}";
     systemd.tmpfiles.rules = rendered.tmpfiles;
     environment.etc = rendered.etc;
 

@@ -135,7 +135,10 @@ def check_host(s, settings, host, what):
             check(u["Service"]["Restart"] == spec["restart"] and u["Service"]["KillMode"] == spec["kill_mode"]
                   and u["Unit"].get("StartLimitBurst") == spec["start_limit_burst"], f"{what}: {name} restart policy as services.toml says")
             sd = u["Service"].get("StateDirectory")
-            if t["stateDir"].startswith("/var/lib/"):
+            if "state_directory" not in spec:
+                # triad-keeper-fence only reads the keeper's directory (and runs as root).
+                check(sd is None, f"{what}: {name} declares no StateDirectory= (services.toml has none)", f"{sd}")
+            elif t["stateDir"].startswith("/var/lib/"):
                 check(sd is not None and ("/var/lib/" + sd).startswith(t["stateDir"] + "/"), f"{what}: {name}'s StateDirectory= is under stateDir", f"{sd}")
             else:
                 check(sd is None, f"{what}: {name} has no StateDirectory= (stateDir {t['stateDir']} is outside /var/lib)", sd)

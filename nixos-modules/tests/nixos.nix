@@ -3,7 +3,8 @@
 # documented examples set is declared with the type nixpkgs gives it (read from nixpkgs'
 # sources: nixos/lib/systemd-unit-options.nix, nixos/modules/system/etc/etc.nix,
 # nixos/modules/config/users-groups.nix, nixos/modules/services/networking/firewall*.nix,
-# nixos/modules/config/sysctl.nix, nixos/modules/services/networking/haproxy.nix and
+# nixos/modules/config/sysctl.nix, nixos/modules/system/boot/{kernel,modprobe}.nix,
+# nixos/modules/services/networking/haproxy.nix and
 # keepalived/, nixos/modules/system/activation/specialisation.nix, nixos/lib/testing/), so a
 # definition nixpkgs would reject (a type error, two definitions of a unique option, a
 # systemd option mixing lists and strings, infinite recursion) fails here too. Where a nixpkgs
@@ -213,6 +214,9 @@ let
       users.users = mkOption { default = { }; type = types.attrsOf (types.submodule user); };
       users.groups = mkOption { default = { }; type = types.attrsOf (types.submodule group); };
       boot.kernel.sysctl = mkOption { default = { }; type = types.submodule { freeformType = types.attrsOf sysctlOption; }; };
+      # nixos/modules/system/boot/kernel.nix and modprobe.nix (the app module's softdog option).
+      boot.kernelModules = mkOption { type = types.listOf types.str; default = [ ]; };
+      boot.extraModprobeConfig = mkOption { type = types.lines; default = ""; };
       services.haproxy = {
         enable = mkOption { type = types.bool; default = false; };
         package = lib.mkPackageOption pkgs "haproxy" { };

@@ -776,10 +776,11 @@ def load_tests(path=REPO / "vm-tests" / "scenarios" / "tests.toml"):
     return tests
 
 
-def run_scenario(name, keep=False, bin_dir=None, verbose=True):
-    """Run one scenario; returns (ok, result line or error)."""
+def run_scenario(name, keep=False, bin_dir=None, verbose=True, tests_file=None):
+    """Run one scenario (of `tests_file`, default tests.toml; its paths are relative to the
+    scenarios directory); returns (ok, result line or error)."""
     scenarios = REPO / "vm-tests" / "scenarios"
-    tests = load_tests()
+    tests = load_tests(tests_file) if tests_file else load_tests()
     if name not in tests:
         raise SystemExit(f"unknown scenario {name!r}; known: {', '.join(tests)}")
     t = tests[name]
@@ -836,6 +837,7 @@ def main():
     ap.add_argument("--bin", help="directory of the Triad binaries (default target/debug)")
     ap.add_argument("--clean", action="store_true", help="only remove what an earlier run left behind")
     ap.add_argument("--list", action="store_true", help="list the scenarios of tests.toml")
+    ap.add_argument("--tests", help="another scenario table than vm-tests/scenarios/tests.toml (the benchmarks')")
     a = ap.parse_args()
     if a.list:
         for n, t in load_tests().items():
@@ -848,9 +850,9 @@ def main():
         raise KeyboardInterrupt("terminated")
 
     signal.signal(signal.SIGTERM, on_term)
-    ok, error = run_scenario(a.scenario, keep=a.keep, bin_dir=a.bin)
+    ok, error = run_scenario(a.scenario, keep=a.keep, bin_dir=a.bin, tests_file=a.tests)
     first = error.splitlines()[0] if error else ""
-    expected = load_tests()[a.scenario].get("expect_failure")
+    expected = (load_tests(a.tests) if a.tests else load_tests())[a.scenario].get("expect_failure")
     if expected is None:
         if not ok:
             print(f"{a.scenario}: FAILED {first}")

@@ -248,6 +248,35 @@ def stop_workload():
     return json.loads(client.succeed(f"triad-test-workload stop --dir {WORKLOAD_DIR}"))
 
 
+# --- a primary that is only slow keeps its role ---
+
+def keeper_history(m):
+    return http_json(m.name, KEEPER_API, "/history") or []
+
+
+def postmaster_started(m):
+    """When m's PostgreSQL last started (a fenced and restarted primary shows a new time)."""
+    return db_query(m, "SELECT pg_postmaster_start_time()")[0]
+
+
+def postgres_pids(m):
+    """The postmaster of m and its children, as a shell word list (run on m)."""
+    return "$(p=$(head -1 /var/lib/triad/postgresql/*/postgres/data/postmaster.pid); echo $p $(pgrep -P $p))"
+
+
+def check_no_failover(p, history, started, settle=7):
+    """After a fault shorter than the lease: p is still the primary, no promotion was recorded.
+    `settle` is more than two lease TTLs, so a takeover would have happened by now."""
+    with subtest(f"no failover: {p.name} is still the primary"):
+        time.sleep(settle)
+        now = primary()
+        assert now is p, f"the primary moved from {p.name} to {now.name}"
+        after = keeper_history(p)
+        assert after == history, f"a promotion was recorded: {history} -> {after}"
+        restarted = postmaster_started(p) != started
+        note(f"{p.name} kept the primary; its PostgreSQL was {'fenced and restarted (the fault came close to the lease deadline)' if restarted else 'never stopped'}")
+
+
 # --- the end of every scenario ---
 
 def check_one_primary(apps):

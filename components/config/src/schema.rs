@@ -189,7 +189,7 @@ impl Ports {
 pub struct Timings {
     /// Leader-key lease of the keeper: a standby waits this long before taking over.
     pub keeper_ttl: Span,
-    /// Keeper HA loop period; the primary renews its lease every loop.
+    /// Keeper HA loop period (the lease itself is renewed every `keeper_ttl / 6`, beside it).
     pub keeper_loop_interval: Span,
     /// How long one coordinator request may take before the keeper counts it as failed.
     pub keeper_retry_timeout: Span,
@@ -222,9 +222,11 @@ pub struct Timings {
 impl Default for Timings {
     fn default() -> Self {
         Timings {
-            keeper_ttl: Span::from_secs(6),
+            // 3 s: a host loss costs writes about this plus a second (docs/benchmarks.md); the
+            // lease is renewed every ttl/6 and fenced outside the keeper (docs/keeper.md).
+            keeper_ttl: Span::from_secs(3),
             keeper_loop_interval: Span::from_secs(1),
-            keeper_retry_timeout: Span::from_secs(2),
+            keeper_retry_timeout: Span::from_secs(1),
             engine_lease_ttl: Span::from_secs(5),
             engine_heartbeat_interval: Span::from_secs(1),
             engine_peer_timeout: Span::from_secs(5),

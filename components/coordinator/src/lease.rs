@@ -1,7 +1,15 @@
 //! Lease table: replicated TTLs and attached keys, plus each member's local deadlines. Only
 //! the leader acts on deadlines (it proposes revokes); every member keeps them so a new leader
-//! can start from the last known keep-alive, and a new leader refreshes all of them (as etcd
-//! does), so no lease expires just because leadership moved.
+//! starts from the last keep-alive it applied.
+//!
+//! Keep-alives go through Raft, so every member applies each renewal and its local deadline
+//! (its apply time + TTL) is never earlier than the old leader's (receipt + TTL), nor than the
+//! holder's own belief (send + TTL − margin). A new leader therefore keeps those deadlines and
+//! only grants a grace of one election timeout ([`Leases::extend_all`]) to holders that could
+//! not renew while there was no leader. etcd refreshes every lease to its full TTL instead
+//! (its keep-alives are the leader's memory only); that would let a crashed host's lease
+//! outlive it by a whole TTL when that host also ran the Raft leader — a full TTL more before a
+//! standby may take over.
 
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,10 +71,12 @@ impl Leases {
         }
     }
 
-    /// A new leader gives every lease its full TTL from now.
-    pub fn refresh_all(&mut self, now: Instant) {
+    /// A new leader: every lease lasts at least `grace` (at most its TTL) from now, so a
+    /// holder that could not renew during the election keeps it; a lease whose holder is gone
+    /// still expires on the schedule of its last renewal, or at the end of the grace.
+    pub fn extend_all(&mut self, now: Instant, grace: Duration) {
         for l in self.table.values_mut() {
-            l.deadline = now + secs(l.ttl);
+            l.deadline = l.deadline.max(now + grace.min(secs(l.ttl)));
         }
     }
 
@@ -100,9 +110,13 @@ mod tests {
         l.grant(2, 10, t0);
         assert!(l.expired(t0 + Duration::from_secs(4)).is_empty());
         assert_eq!(l.expired(t0 + Duration::from_secs(6)), vec![1]);
-        l.refresh_all(t0 + Duration::from_secs(6));
-        assert!(l.expired(t0 + Duration::from_secs(10)).is_empty());
-        assert_eq!(l.remaining(2, t0 + Duration::from_secs(6)), Some(10));
+        // A leader change at 6 s with a 1 s grace: lease 1 (already past) gets the grace only,
+        // lease 2 keeps its own deadline (10 s), nothing restarts at the full TTL.
+        l.extend_all(t0 + Duration::from_secs(6), Duration::from_secs(1));
+        assert!(l.expired(t0 + Duration::from_millis(6900)).is_empty());
+        assert_eq!(l.expired(t0 + Duration::from_secs(7)), vec![1]);
+        assert_eq!(l.remaining(2, t0 + Duration::from_secs(6)), Some(4));
+        assert_eq!(l.expired(t0 + Duration::from_secs(10)), vec![1, 2]);
         assert_eq!(l.renew(3, t0), None);
     }
 }

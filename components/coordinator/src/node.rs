@@ -318,10 +318,12 @@ impl<T: Outbound> Node<T> {
 
     fn on_role(&mut self, role: StateRole, leader_id: u64) {
         if leader_id != 0 && leader_id != self.leader {
-            // As etcd's lessor does on promotion: every lease gets its full TTL again, so a
-            // lease never expires because of a leader change. Followers do the same so their
+            // A holder could not renew while there was no leader: one election timeout of
+            // grace, on top of the deadline of the last renewal every member applied (see
+            // lease.rs for why not etcd's full refresh). Followers do the same so their
             // TimeToLive answers match the leader's clock.
-            self.core.write().sm.leases.refresh_all(Instant::now());
+            let grace = self.cfg.tick * self.cfg.election_ticks as u32;
+            self.core.write().sm.leases.extend_all(Instant::now(), grace);
         }
         if role == StateRole::Leader && self.role != StateRole::Leader {
             self.revoking.clear();

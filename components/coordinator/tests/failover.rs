@@ -64,16 +64,14 @@ async fn leases_survive_a_leader_change_and_expire_without_keep_alives() {
     let mut kv = c.kv(other).await;
     kv.put(PutRequest { key: b("/lease/k"), value: b("v"), lease: g.id, ..Default::default() }).await.unwrap();
 
-    // Kill the leader halfway through the TTL: the new leader restarts every lease's clock.
+    // Kill the leader halfway through the TTL: the new leader keeps the deadline of the last
+    // renewal it applied (the grant), it does not restart the clock.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     c.kill(leader);
     let rest: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     c.wait_leader(&rest).await;
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    let r = kv.range(RangeRequest { key: b("/lease/k"), ..Default::default() }).await.unwrap().into_inner();
-    assert_eq!(r.count, 1, "the lease outlived its TTL counted from the grant: the new leader refreshed it");
     let ttl = lease.lease_time_to_live(LeaseTimeToLiveRequest { id: g.id, keys: true }).await.unwrap().into_inner();
-    assert!(ttl.ttl > 0 && ttl.granted_ttl == 8 && ttl.keys == vec![b("/lease/k")], "{ttl:?}");
+    assert!(ttl.ttl > 0 && ttl.ttl <= 5 && ttl.granted_ttl == 8 && ttl.keys == vec![b("/lease/k")], "the lease survived the leader change on its own clock: {ttl:?}");
 
     // Without keep-alives it expires: the leader revokes it and its key goes.
     eventually(30, "lease expired and its key deleted", || {

@@ -9,7 +9,8 @@
 //!   the request timeout.
 //! - **A key space** rooted at the cluster's prefix (`/triad/<cluster>/`): callers name keys
 //!   relative to it (`keeper/leader`), see [`Kv`].
-//! - **Leases** ([`lease`]): grant, one-shot keep-alive (the caller's loop decides when), revoke.
+//! - **Leases** ([`lease`]): grant, one-shot keep-alive, revoke; and [`session`]: a lease kept
+//!   alive in the background with the one deadline rule every holder uses.
 //! - **Fenced leadership** ([`leadership`]): a leader key created only if absent and bound to a
 //!   lease; every write the holder makes afterwards is a transaction comparing the leader key's
 //!   `create_revision` with the one it won, so a deposed leader's late write fails instead of
@@ -22,6 +23,7 @@ pub mod error;
 pub mod kv;
 pub mod lease;
 pub mod leadership;
+pub mod session;
 pub mod testing;
 pub mod watch;
 
@@ -29,4 +31,5 @@ pub use endpoints::Dcs;
 pub use error::{DcsError, Result};
 pub use kv::{Kv, Op};
 pub use leadership::Leadership;
+pub use session::{Session, SessionState, holder_deadline};
 pub use watch::{Watch, WatchEvent};

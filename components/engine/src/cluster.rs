@@ -1,8 +1,9 @@
 //! The engine cluster's I/O loop; its rules are pure functions in `cluster_rules`. From the
 //! seeds (atscale-failure-scenarios):
 //! - an engine registers in the coordinator (`engine/members/<host>`, bound to a lease of
-//!   `engine_lease_ttl`, renewed every `engine_heartbeat_interval`);
-//! - an engine that cannot renew in time has lost the coordinator: it tells the other engines
+//!   `engine_lease_ttl`: a `triad_dcs::Session` renewed every `engine_heartbeat_interval`);
+//! - an engine that cannot renew in time (the session's one deadline rule, with one heartbeat
+//!   interval of margin) has lost the coordinator: it tells the other engines
 //!   it is leaving, stops serving and exits non-zero (the service manager restarts it, and it
 //!   registers again once the coordinator is reachable);
 //! - engines that reach the coordinator but not each other for `engine_peer_timeout`: the
@@ -13,9 +14,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use triad_dcs::{Dcs, WatchEvent};
+use triad_dcs::{Dcs, Session, SessionState, WatchEvent};
 
-use crate::cluster_rules::{Leave, Peer, Renewal, Timings, after_renewal, newer_of_two, request_timeout};
+use crate::cluster_rules::{Leave, Peer, Timings, newer_of_two, registration, request_timeout};
 use crate::engine::Engine;
 
 const MEMBERS: &str = "engine/members/";
@@ -29,9 +30,14 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     let timings = Timings { ttl: t.engine_lease_ttl.get(), beat: t.engine_heartbeat_interval.get(), peer_timeout: t.engine_peer_timeout.get() };
     let (ttl, beat) = (timings.ttl, timings.beat);
     let dcs = dcs.with_request_timeout(request_timeout(ttl, beat));
+    let session = Session::start(dcs.clone(), ttl, beat, beat);
     // Register (retrying until the coordinator answers).
     let (lease, my_revision) = loop {
-        match register(&dcs, &engine, ttl).await {
+        if session.state().lease.is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await; // the session is being granted one
+            continue;
+        }
+        match register(&dcs, &engine, session.state()).await {
             Ok(r) => break r,
             Err(e) => {
                 tracing::warn!(error = %e, "registering in the coordinator: retrying");
@@ -42,25 +48,13 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     engine.update_lifecycle(|l| l.registered = true);
     tracing::info!(lease, revision = my_revision, "registered in the coordinator");
     tokio::spawn(watch_members(engine.clone(), dcs.clone(), departures));
-    tokio::spawn(crate::snapshot_writer::run(engine.clone(), dcs.clone(), lease));
+    tokio::spawn(crate::snapshot_writer::run(engine.clone(), dcs.clone(), lease, session.subscribe()));
 
-    let mut renewed = Instant::now();
     let mut last_seen: HashMap<String, Instant> = HashMap::new();
     loop {
         tokio::time::sleep(beat).await;
-        let sent = Instant::now();
-        let outcome = match dcs.keep_alive_once(lease).await {
-            Ok(Some(_)) => {
-                renewed = sent;
-                Renewal::Renewed
-            }
-            Ok(None) => Renewal::Expired,
-            Err(e) => {
-                tracing::warn!(error = %e, "renewing the registration");
-                Renewal::NoAnswer
-            }
-        };
-        if let Some(leave) = after_renewal(outcome, renewed.elapsed(), timings) {
+        let state = session.state();
+        if let Some(leave) = registration(state.lease, lease, state.holds(lease, Instant::now())) {
             return fence(&engine, leave).await;
         }
         // Peers: ping every registered engine; the newer of two that cannot talk leaves.
@@ -91,8 +85,10 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, departures: Arc<Departures>) -> 
     }
 }
 
-async fn register(dcs: &Dcs, engine: &Engine, ttl: Duration) -> triad_dcs::Result<(i64, i64)> {
-    let lease = dcs.grant(ttl).await?;
+async fn register(dcs: &Dcs, engine: &Engine, session: SessionState) -> triad_dcs::Result<(i64, i64)> {
+    let Some(lease) = session.lease.filter(|l| session.holds(*l, Instant::now())) else {
+        return Err(triad_dcs::DcsError::Refused("no lease granted yet".into()));
+    };
     let value = serde_json::json!({"host": engine.me, "pid": std::process::id()}).to_string();
     // The registration's age is the revision of its last write (its mod revision): an engine
     // restarted while its old registration had not yet expired overwrites the key and is the

@@ -1,10 +1,10 @@
 //! The engine cluster's rules as pure functions, so each is stated and tested once; `cluster`
 //! observes (renewals, pings, registrations) and acts on what these decide.
 //!
-//! - Fencing deadline: an engine whose registration was not renewed for TTL minus one beat
-//!   leaves; the coordinator expires the lease only after the full TTL, so the engine has
-//!   stopped serving before any other engine can see it gone. A renewal that the coordinator
-//!   answers with "no such lease" means it expired already: leave at once.
+//! - Fencing deadline: the registration is a `triad_dcs::Session`, whose one deadline rule
+//!   (last renewal sent + TTL − one beat) ends before the coordinator can expire the lease, so
+//!   the engine has stopped serving before any other engine can see it gone; a lease the
+//!   session had to replace (the coordinator said it expired) means leave at once.
 //! - Newer of two: engines that both reach the coordinator but not each other cannot both
 //!   serve (each would accept writes the other does not see until the log delivers them, and
 //!   clients balanced to both would read different images). The newer registration (the higher
@@ -25,21 +25,13 @@ pub struct Timings {
     pub peer_timeout: Duration,
 }
 
-/// The outcome of one renewal of the registration's lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Renewal {
-    Renewed,
-    /// The coordinator answered: the lease is gone.
-    Expired,
-    /// No answer in time (or an error): the last renewal stands.
-    NoAnswer,
-}
-
 /// Why an engine must leave the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Leave {
     RegistrationExpired,
-    CoordinatorUnreachable { since_renewal: Duration },
+    /// Past the registration session's deadline (`triad_dcs::Session`: last renewal sent +
+    /// TTL − one heartbeat) without a renewal.
+    CoordinatorUnreachable,
     NewerOfTwo { peer: String },
 }
 
@@ -47,19 +39,22 @@ impl std::fmt::Display for Leave {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Leave::RegistrationExpired => write!(f, "its registration expired in the coordinator"),
-            Leave::CoordinatorUnreachable { since_renewal } => write!(f, "it cannot reach the coordinator (no renewal for {since_renewal:?})"),
+            Leave::CoordinatorUnreachable => write!(f, "it cannot reach the coordinator"),
             Leave::NewerOfTwo { peer } => write!(f, "engine {peer} is unreachable and this engine is the newer one"),
         }
     }
 }
 
-/// The fencing deadline, after a renewal attempt: `since_renewal` is the time since the last
-/// renewal the coordinator confirmed (counted from when that request was sent).
-pub fn after_renewal(outcome: Renewal, since_renewal: Duration, t: Timings) -> Option<Leave> {
-    match outcome {
-        Renewal::Expired => Some(Leave::RegistrationExpired),
-        _ if since_renewal + t.beat >= t.ttl => Some(Leave::CoordinatorUnreachable { since_renewal }),
-        _ => None,
+/// The fencing rule on the registration's session: `current` is the session's lease now
+/// (another one, or none, once the registered one expired), `holds` whether the registered
+/// lease is held by the session's deadline rule (tested once, in triad-dcs).
+pub fn registration(current: Option<i64>, registered: i64, holds: bool) -> Option<Leave> {
+    if current != Some(registered) {
+        Some(Leave::RegistrationExpired)
+    } else if !holds {
+        Some(Leave::CoordinatorUnreachable)
+    } else {
+        None
     }
 }
 
@@ -99,34 +94,14 @@ mod tests {
     }
 
     #[test]
-    fn the_fencing_deadline_is_ttl_minus_one_beat() {
-        let t = timings();
-        let unreachable = |d| Some(Leave::CoordinatorUnreachable { since_renewal: d });
-        for (outcome, since, want) in [
-            (Renewal::Renewed, S(0), None),
-            (Renewal::NoAnswer, S(1), None),
-            (Renewal::NoAnswer, MS(3999), None),
-            (Renewal::NoAnswer, S(4), unreachable(S(4))),
-            (Renewal::NoAnswer, S(9), unreachable(S(9))),
-            // A renewal that came back, but for a request sent long ago, does not help.
-            (Renewal::Renewed, S(4), unreachable(S(4))),
-            (Renewal::Expired, S(0), Some(Leave::RegistrationExpired)),
-            (Renewal::Expired, S(9), Some(Leave::RegistrationExpired)),
+    fn an_engine_leaves_when_its_registration_is_gone_or_past_its_deadline() {
+        for (current, holds, want) in [
+            (Some(7), true, None),
+            (Some(7), false, Some(Leave::CoordinatorUnreachable)),
+            (Some(8), true, Some(Leave::RegistrationExpired)),
+            (None, false, Some(Leave::RegistrationExpired)),
         ] {
-            assert_eq!(after_renewal(outcome, since, t), want, "{outcome:?} after {since:?}");
-        }
-    }
-
-    #[test]
-    fn the_engine_leaves_before_its_lease_can_expire_for_others() {
-        // Whatever the timings, the deadline comes at least one beat before the TTL.
-        for (ttl, beat) in [(S(5), S(1)), (S(10), S(2)), (S(2), MS(500)), (S(1), S(1))] {
-            let t = Timings { ttl, beat, peer_timeout: S(1) };
-            let mut since = Duration::ZERO;
-            while after_renewal(Renewal::NoAnswer, since, t).is_none() {
-                since += MS(10);
-            }
-            assert!(since + beat <= ttl.max(beat), "ttl {ttl:?} beat {beat:?}: left after {since:?}");
+            assert_eq!(registration(current, 7, holds), want, "{current:?} holds {holds}");
         }
     }
 

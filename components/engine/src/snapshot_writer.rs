@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::snapshot::{KEY, Snapshot, save};
 
 /// The snapshot writer: while this engine holds the snapshot key, every `snapshot_interval`.
-pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
+pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64, session: tokio::sync::watch::Receiver<triad_dcs::SessionState>) {
     if !engine.data_consumer {
         return;
     }
@@ -26,7 +26,8 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64) {
             held = dcs.try_acquire(KEY, engine.me.clone(), lease).await.ok().flatten();
         }
         let Some(l) = &held else { continue };
-        if !l.still_held().await.unwrap_or(false) {
+        // The registration's session by the one deadline rule, then the key itself.
+        if !session.borrow().holds(lease, std::time::Instant::now()) || !l.still_held().await.unwrap_or(false) {
             held = None;
             continue;
         }

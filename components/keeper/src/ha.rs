@@ -1,14 +1,20 @@
-//! The keeper's loop: every `keeper_loop_interval` renew the lease, observe PostgreSQL and the
-//! coordinator, [`decide`], act. Beside it, the lease watchdog: a primary whose lease was not
-//! renewed in time stops PostgreSQL at once, whatever the loop is doing — so it is never
-//! writable after its lease could have expired and another keeper could have taken over.
+//! The keeper's loop: every `keeper_loop_interval` — or at once when the leader key changes
+//! (a watch), so a standby reacts to the old leader's expiry without waiting for its next
+//! round — observe PostgreSQL and the coordinator, [`decide`], act. The lease is a
+//! [`Session`] renewed in the background every `keeper_ttl / 6`, so a long action (promote,
+//! clone, rewind, which run off the async loop) never starves it.
+//!
+//! Fencing, twice: the lease watchdog inside this process stops PostgreSQL at once when the
+//! leader's deadline (the session's rule: renewal sent + TTL − margin) passes, whatever the loop
+//! is doing; and every deadline is written to the fence file that `triad-keeper fence`, a
+//! separate service, enforces when this process is frozen or dead ([`crate::fence`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use triad_config::{Cluster, SyncMode};
-use triad_dcs::{Dcs, Kv, Leadership};
+use triad_dcs::{Dcs, Kv, Leadership, Session};
 
 use crate::decision::{Action, DataState, DcsView, MemberView, Observed, PgView, decide};
 use crate::member::{self, FailoverRequest, History, MemberInfo, SyncState};
@@ -21,6 +27,10 @@ pub struct Shared {
     pub view: Mutex<View>,
     /// While primary: the instant after which the lease may have expired at the coordinator.
     pub fence_deadline: Mutex<Option<Instant>>,
+    /// The lease the leader key is bound to while this keeper leads.
+    pub leader_lease: Mutex<Option<i64>>,
+    /// The fence file `triad-keeper fence` enforces.
+    pub fence_file: std::path::PathBuf,
 }
 
 /// The keeper's latest view, as the REST API reports it.
@@ -43,6 +53,22 @@ pub struct View {
 }
 
 impl Shared {
+    pub fn new(fence_file: std::path::PathBuf) -> Shared {
+        Shared { fence_file, ..Default::default() }
+    }
+
+    /// Sets the fencing deadline, here and in the fence file (`None`: not leading).
+    pub fn set_fence(&self, deadline: Option<Instant>) {
+        *self.fence_deadline.lock().unwrap() = deadline;
+        let written = match deadline {
+            Some(d) => crate::fence::arm(&self.fence_file, d),
+            None => crate::fence::write(&self.fence_file, crate::fence::Fence::Disarmed),
+        };
+        if let Err(e) = written {
+            tracing::error!(error = format!("{e:#}"), "writing the fence file");
+        }
+    }
+
     /// This keeper holds the leader lease right now (renewed in time).
     pub fn holds_lease(&self) -> bool {
         self.fence_deadline.lock().unwrap().is_some_and(|d| Instant::now() < d)
@@ -56,11 +82,8 @@ pub struct Keeper {
     pub pg: Postgres,
     mode: SyncMode,
     max_lag: u64,
-    ttl: Duration,
     interval: Duration,
-    retry: Duration,
-    lease: Option<i64>,
-    lease_renewed: Option<Instant>,
+    session: Session,
     leadership: Option<Leadership>,
     following: Option<String>,
     shared: Arc<Shared>,
@@ -75,18 +98,22 @@ impl Keeper {
             v.me = me.to_string();
             v.cluster = f.cluster.name.clone();
         }
+        let dcs = dcs.with_request_timeout(t.keeper_retry_timeout.get());
+        let ttl = t.keeper_ttl.get();
+        // Renewals every sixth of the TTL: a stall of the network or of this process shorter
+        // than about half the TTL never costs the lease. The margin of the deadline rule is
+        // as long: time for the fence to act (it polls every 100 ms) before the coordinator's
+        // expiry, which is counted from its receipt of the renewal, later than its sending.
+        let session = Session::start(dcs.clone(), ttl, ttl / 6, ttl / 6);
         Keeper {
             mode: f.database.synchronous_mode,
             max_lag: f.database.maximum_lag_on_failover.get(),
-            ttl: t.keeper_ttl.get(),
             interval: t.keeper_loop_interval.get(),
-            retry: t.keeper_retry_timeout.get(),
-            dcs: dcs.with_request_timeout(t.keeper_retry_timeout.get()),
+            dcs,
+            session,
             cluster,
             me: me.to_string(),
             pg,
-            lease: None,
-            lease_renewed: None,
             leadership: None,
             following: None,
             shared,
@@ -97,6 +124,9 @@ impl Keeper {
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
         self.pg.prepare_dirs()?;
         tokio::spawn(watchdog(self.shared.clone(), self.pg.clone()));
+        tokio::spawn(follow_renewals(self.shared.clone(), self.session.subscribe()));
+        let leader_changed = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(watch_leader(self.dcs.clone(), leader_changed.clone()));
         tokio::pin!(stop);
         loop {
             let started = Instant::now();
@@ -110,6 +140,7 @@ impl Keeper {
             self.shared.view.lock().unwrap().last_loop = Some(Instant::now());
             tokio::select! {
                 _ = tokio::time::sleep(self.interval.saturating_sub(started.elapsed())) => {}
+                _ = leader_changed.notified() => tracing::debug!("the leader key changed"),
                 _ = &mut stop => break,
             }
         }
@@ -119,50 +150,45 @@ impl Keeper {
         // again, with no failover to a host that may be the one being replaced. A keeper that
         // stays down loses the key after the TTL and the synchronous standby takes over.
         tracing::info!("stopping: PostgreSQL is shut down; the leader key is left to its lease");
+        *self.shared.leader_lease.lock().unwrap() = None;
         *self.shared.fence_deadline.lock().unwrap() = None;
         self.pg.stop(true).await?;
+        // Disarmed only once PostgreSQL is down: until then the fence keeps the deadline.
+        self.shared.set_fence(None);
         Ok(())
     }
 
-    /// Renews (or creates) this keeper's lease; returns whether it is alive.
-    async fn renew(&mut self) -> bool {
-        let sent = Instant::now();
-        match self.lease {
-            Some(id) => match self.dcs.keep_alive_once(id).await {
-                Ok(Some(_)) => self.lease_renewed = Some(sent),
-                Ok(None) => {
-                    tracing::warn!(lease = id, "lease expired");
-                    self.lease = None;
-                    self.lease_renewed = None;
-                    self.lose_leadership("the lease expired");
-                }
-                Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
-            },
-            None => match self.dcs.grant(self.ttl).await {
-                Ok(id) => {
-                    self.lease = Some(id);
-                    self.lease_renewed = Some(sent);
-                }
-                Err(e) => tracing::warn!(error = %e, "lease grant failed"),
-            },
+    /// Leadership is bound to the lease it was won under: when the session's lease expired
+    /// (and a new one was granted) the leadership is gone.
+    fn check_session(&mut self) {
+        let lease = self.session.state().lease;
+        if self.leadership.as_ref().is_some_and(|l| Some(l.lease) != lease) {
+            self.lose_leadership("the lease expired");
         }
-        if self.leadership.is_some() {
-            // Fence before the lease can expire: TTL counted from the renewal's sending.
-            let deadline = self.lease_renewed.map(|t| t + self.ttl.saturating_sub(self.retry));
-            *self.shared.fence_deadline.lock().unwrap() = deadline;
+    }
+
+    /// Leading under `l`: the fence follows this lease's renewals from now on, starting with
+    /// the deadline of the renewal that preceded the acquisition (the fresh-lease rule: a key
+    /// won or reclaimed under a lease counts only while that lease's deadline holds).
+    fn lead(&mut self, l: Leadership) {
+        *self.shared.leader_lease.lock().unwrap() = Some(l.lease);
+        let state = self.session.state();
+        if state.lease == Some(l.lease) {
+            self.shared.set_fence(state.deadline);
         }
-        self.lease.is_some()
+        self.leadership = Some(l);
     }
 
     fn lose_leadership(&mut self, why: &str) {
         if self.leadership.take().is_some() {
             tracing::warn!(why, "no longer the leader");
-            *self.shared.fence_deadline.lock().unwrap() = Some(Instant::now());
+            *self.shared.leader_lease.lock().unwrap() = None;
+            self.shared.set_fence(Some(Instant::now()));
         }
     }
 
     async fn round(&mut self) -> Result<()> {
-        self.renew().await;
+        self.check_session();
         let pg_view = self.observe_pg().await;
         let (dcs_view, keys) = match self.dcs.list("keeper/").await {
             Ok((kvs, _)) => (Some(self.dcs_view(&kvs)?), kvs),
@@ -171,7 +197,7 @@ impl Keeper {
                 (None, vec![])
             }
         };
-        let holds = self.leadership.is_some() && self.shared.holds_lease();
+        let holds = self.leadership.as_ref().is_some_and(|l| self.session.state().holds(l.lease, Instant::now()));
         if self.leadership.is_some() && !holds {
             self.lose_leadership("the lease could not be renewed in time");
         }
@@ -256,7 +282,7 @@ impl Keeper {
     }
 
     async fn act(&mut self, action: &Action, o: &Observed) -> Result<()> {
-        let lease = self.lease.context("no lease yet")?;
+        let lease = self.session.state().lease.context("no lease yet")?;
         match action {
             Action::Bootstrap => {
                 if !self.dcs.put_if_absent(member::INITIALIZE, self.me.clone(), None).await?.done() {
@@ -264,7 +290,8 @@ impl Keeper {
                 }
                 tracing::info!("bootstrapping the cluster's database");
                 if self.pg.data_state() == DataState::Missing {
-                    self.pg.initdb()?;
+                    let pg = self.pg.clone();
+                    tokio::task::spawn_blocking(move || pg.initdb()).await??;
                     self.pg.start(None).await?;
                     sql::create_roles(&sql::connect(&self.pg).await?, &self.pg).await?;
                 } else if self.pg.running_pid().is_none() {
@@ -280,8 +307,7 @@ impl Keeper {
             Action::Reclaim => {
                 if let Some(l) = self.dcs.reclaim(member::LEADER, self.me.clone(), lease).await? {
                     tracing::info!("leader key reclaimed after a restart");
-                    self.leadership = Some(l);
-                    self.renew().await;
+                    self.lead(l);
                 }
             }
             Action::Promote => self.promote(o).await?,
@@ -293,7 +319,7 @@ impl Keeper {
                     l.resign().await?;
                 }
                 self.lose_leadership("demoted");
-                *self.shared.fence_deadline.lock().unwrap() = None;
+                self.shared.set_fence(None);
             }
             Action::StartStandby { leader } => {
                 self.pg.stop(true).await?;
@@ -304,18 +330,24 @@ impl Keeper {
             Action::Clone { leader } => {
                 let addr = self.address_of(leader)?;
                 self.set_state_note("creating replica");
-                self.pg.clone_from(&addr)?;
+                let (pg, from) = (self.pg.clone(), addr.clone());
+                tokio::task::spawn_blocking(move || pg.clone_from(&from)).await??;
                 self.pg.start(Some(&addr)).await?;
                 self.following = Some(leader.clone());
             }
             Action::Rewind { leader } => {
                 let addr = self.address_of(leader)?;
                 self.pg.stop(true).await?;
-                if let Err(e) = self.pg.rewind_from(&addr) {
-                    tracing::warn!(error = format!("{e:#}"), "pg_rewind failed: cloning afresh (the old data is kept aside)");
-                    self.pg.set_aside("rewind-failed")?;
-                    self.pg.clone_from(&addr)?;
-                }
+                let (pg, from) = (self.pg.clone(), addr.clone());
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    if let Err(e) = pg.rewind_from(&from) {
+                        tracing::warn!(error = format!("{e:#}"), "pg_rewind failed: cloning afresh (the old data is kept aside)");
+                        pg.set_aside("rewind-failed")?;
+                        pg.clone_from(&from)?;
+                    }
+                    Ok(())
+                })
+                .await??;
                 self.pg.start(Some(&addr)).await?;
                 self.following = Some(leader.clone());
             }
@@ -338,8 +370,7 @@ impl Keeper {
         match self.dcs.try_acquire(member::LEADER, self.me.clone(), lease).await? {
             Some(l) => {
                 tracing::info!(revision = l.create_revision, "took the leader key");
-                self.leadership = Some(l);
-                self.renew().await;
+                self.lead(l);
                 Ok(true)
             }
             None => Ok(false),
@@ -350,8 +381,16 @@ impl Keeper {
     async fn promote(&mut self, o: &Observed) -> Result<()> {
         let old_timeline = o.pg.timeline.max(1);
         let lsn = o.pg.lsn;
-        self.pg.promote()?;
+        let pg = self.pg.clone();
+        tokio::task::spawn_blocking(move || pg.promote()).await??;
         self.pg.clear_standby_mark();
+        {
+            // /primary answers 200 now, not after the checkpoint and the history write: the
+            // balancers route writes here as soon as PostgreSQL accepts them.
+            let mut v = self.shared.view.lock().unwrap();
+            v.running = true;
+            v.in_recovery = false;
+        }
         // A checkpoint puts the new timeline in the control file at once: pg_rewind of the old
         // primary reads it from there (as do the operator's pg_control_checkpoint() checks).
         if let Ok(c) = sql::connect(&self.pg).await {
@@ -405,7 +444,7 @@ impl Keeper {
         let address = self.pg.address.clone();
         let api_url = format!("http://{}:{}/", address, triad_config::Ports::get(self.cluster.file().ports.keeper_api));
         let info = MemberInfo { name: self.me.clone(), host: address, api_url, role: role.into(), state: state.into(), timeline: pg.timeline, lsn: pg.lsn, lag: None, note: note.to_string() };
-        if let Some(lease) = self.lease
+        if let Some(lease) = self.session.state().lease
             && let Ok(json) = serde_json::to_vec(&info)
             && let Err(e) = self.dcs.put(&member::member_key(&self.me), json, Some(lease)).await
         {
@@ -433,6 +472,39 @@ impl Keeper {
     }
 }
 
+/// Moves the fencing deadline (here and in the fence file) at each renewal of the lease the
+/// leader key is bound to, as soon as the renewal answers, whatever the loop is doing.
+async fn follow_renewals(shared: Arc<Shared>, mut renewals: tokio::sync::watch::Receiver<triad_dcs::SessionState>) {
+    while renewals.changed().await.is_ok() {
+        let state = *renewals.borrow_and_update();
+        let leading = *shared.leader_lease.lock().unwrap();
+        if leading.is_some() && leading == state.lease {
+            let current = *shared.fence_deadline.lock().unwrap();
+            // Only forward: a late answer to an older renewal never shortens nor resets it.
+            if state.deadline > current {
+                shared.set_fence(state.deadline);
+            }
+        }
+    }
+}
+
+/// Wakes the loop whenever the leader key changes (created, expired, deleted).
+async fn watch_leader(dcs: Dcs, changed: Arc<tokio::sync::Notify>) {
+    loop {
+        let mut watch = dcs.watch_prefix(member::LEADER, 0);
+        loop {
+            match watch.next().await {
+                Ok(_) => changed.notify_one(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "leader watch: starting again");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Stops PostgreSQL at once when this keeper was primary and its lease may have expired.
 async fn watchdog(shared: Arc<Shared>, pg: Postgres) {
     loop {
@@ -440,8 +512,8 @@ async fn watchdog(shared: Arc<Shared>, pg: Postgres) {
         let expired = shared.fence_deadline.lock().unwrap().is_some_and(|d| Instant::now() >= d);
         if expired && pg.data_state() == DataState::Primary && pg.running_pid().is_some() {
             tracing::error!("leader lease not renewed in time: stopping PostgreSQL now (fencing)");
-            if let Err(e) = pg.stop(false).await {
-                tracing::error!(error = %e, "could not stop PostgreSQL");
+            if let Some(pid) = pg.running_pid() {
+                crate::fence::kill_postgres(pid);
             }
             *shared.fence_deadline.lock().unwrap() = None;
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use triad_config::Cluster;
-use triad_keeper::{api, ha, pg::Postgres};
+use triad_keeper::{api, fence, ha, pg::Postgres};
 
 #[derive(Parser)]
 #[command(about = "PostgreSQL high availability for a Triad app host (Patroni-like)")]
@@ -23,6 +23,16 @@ struct Args {
     /// One JSON object per log line.
     #[arg(long)]
     log_json: bool,
+    /// `fence`: kill PostgreSQL when the keeper's lease deadline passes without renewal (its
+    /// own service beside PostgreSQL, so a frozen or dead keeper cannot leave a writable
+    /// primary). Without it: the keeper.
+    #[arg(value_enum)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Command {
+    Fence,
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +51,19 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(Command::Fence) = args.command {
+        let fenced = (|| {
+            let host = cluster.host(&args.host).context("--host")?.clone();
+            let state_dir = args.state_dir.clone().unwrap_or_else(|| cluster.file().cluster.state_dir.clone());
+            let pg = Postgres::new(&cluster, &host.name, &state_dir)?;
+            fence::run(&pg, &state_dir)
+        })();
+        if let Err(e) = fenced {
+            tracing::error!("{e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cluster, args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -57,7 +80,7 @@ async fn run(cluster: Cluster, args: Args) -> anyhow::Result<()> {
     let state_dir = args.state_dir.unwrap_or_else(|| cluster.file().cluster.state_dir.clone());
     let pg = Postgres::new(&cluster, &host.name, &state_dir)?;
     let dcs = triad_dcs::Dcs::connect(&cluster, Some(&host.name)).await?;
-    let shared = Arc::new(ha::Shared::default());
+    let shared = Arc::new(ha::Shared::new(fence::path(&state_dir)));
     let addr = cluster.addr(&host, cluster.file().ports.keeper_api);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding the REST API on {addr}"))?;
     tracing::info!(%addr, "REST API listening");

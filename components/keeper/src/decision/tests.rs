@@ -198,3 +198,42 @@ fn safety_rules_hold_in_every_combination() {
     }
     assert_eq!(n, 3 * 3 * 2 * 2 * 4 * 4 * 4 * 4);
 }
+
+/// The fresh-lease rule: a keeper whose leadership is not backed by a lease renewed in time
+/// (restarted, frozen, cut off) never starts or promotes a primary; it only reclaims the key
+/// (which binds it to a lease it renews now) or waits.
+#[test]
+fn without_a_fresh_lease_no_primary_is_started_or_promoted() {
+    for mode in [SyncMode::On, SyncMode::Strict, SyncMode::Off] {
+        for data in [DataState::Missing, DataState::Primary, DataState::Standby] {
+            for running in [false, true] {
+                for leader in [Some("a"), Some("b"), None] {
+                    let mut d = dcs(leader);
+                    d.sync_leader = Some("a".into());
+                    d.sync_standby = Some("b".into());
+                    for a in decide(&obs("a", mode, Some(d), pg(data, running), false)) {
+                        assert!(!matches!(a, Action::StartPrimary | Action::Promote | Action::RequireStandby { .. } | Action::RecordSync { .. }), "{mode:?} {data:?} {running} {leader:?}: {a:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A standby never takes over early, not even the synchronous one: while the leader key exists
+/// (its holder's lease has not expired) nothing but following it is decided, in every mode.
+#[test]
+fn no_takeover_while_the_leader_key_exists() {
+    for mode in [SyncMode::On, SyncMode::Strict, SyncMode::Off] {
+        for data in [DataState::Missing, DataState::Primary, DataState::Standby] {
+            for running in [false, true] {
+                let mut d = dcs(Some("a"));
+                d.sync_leader = Some("a".into());
+                d.sync_standby = Some("b".into());
+                for a in decide(&obs("b", mode, Some(d), pg(data, running), false)) {
+                    assert!(!matches!(a, Action::AcquireLeader | Action::Promote | Action::StartPrimary | Action::Bootstrap), "{mode:?} {data:?} {running}: {a:?}");
+                }
+            }
+        }
+    }
+}
