@@ -10,6 +10,8 @@
 
 pub mod auth;
 pub mod catalog;
+#[cfg(test)]
+mod catalog_tests;
 pub mod cellvalue;
 pub mod cluster;
 pub mod colnames;
@@ -22,6 +24,7 @@ pub mod engine;
 pub mod extended;
 pub mod group_commit;
 pub mod http;
+pub mod jsonfn;
 pub mod loads;
 pub mod log;
 pub mod model;
@@ -29,14 +32,19 @@ pub mod numfmt;
 pub mod pgaggregates;
 pub mod pgfunctions;
 pub mod pgnumeric;
+pub mod pgproc;
 pub mod pgtyping;
 pub mod probe;
 pub mod query_runtime;
+pub mod regproc;
 pub mod rewrite;
+pub mod roles;
 pub mod session;
 pub mod settings;
+pub mod single_value;
 pub mod snapshot;
 pub mod sql;
 pub mod store;
+pub mod subqueries;
 pub mod txn;
 pub mod update;
