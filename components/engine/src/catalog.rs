@@ -52,7 +52,11 @@ impl Sessions {
         datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, users.clone()).map_err(|e| *e)?;
         // An (empty) schema of its own, so that pg_namespace lists information_schema as
         // PostgreSQL does (pgJDBC's getSchemas); DataFusion answers its tables before it.
-        base.catalog(DATABASE).expect("the triad catalog").register_schema("information_schema", Arc::new(MemorySchemaProvider::new()))?;
+        let catalog = base.catalog(DATABASE).expect("the triad catalog");
+        catalog.register_schema("information_schema", Arc::new(MemorySchemaProvider::new()))?;
+        let pg_catalog = catalog.schema("pg_catalog").expect("pg_catalog is set up");
+        catalog.register_schema("pg_catalog", Arc::new(crate::cube_keys::WithKeys::new(pg_catalog)))?;
+        crate::int2vector::register(&base);
         crate::pgfunctions::register(&base);
         crate::pgproc::register(&base)?;
         crate::jsonfn::register(&base);

@@ -84,3 +84,24 @@ async fn get_type_info_tells_arrays_and_composites() {
     let err = answer(&s, &ctx, "SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pg_catalog' AND (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid) IS NOT NULL").await.unwrap_err();
     assert!(err.contains("more than one row returned by a subquery used as an expression"), "{err}");
 }
+
+/// The cube's primary key (its dimensions) as pgJDBC's getPrimaryKeys and SQLAlchemy's
+/// get_pk_constraint read it (`16386`, the table's oid in the recording, is the cube's here).
+#[tokio::test]
+async fn the_dimensions_are_the_primary_key() {
+    let (s, ctx) = sessions();
+    let oid = answer(&s, &ctx, "SELECT oid FROM pg_catalog.pg_class WHERE relname = 'revenue'").await.unwrap();
+    let oid = oid.lines().nth(3).unwrap().trim_matches(|c| c == '|' || c == ' ').to_string();
+    for q in include_str!("driver_key_queries.sql").split("\n-- ").filter(|q| !q.trim().is_empty()) {
+        let (check, sql) = q.trim_start_matches("-- ").split_once('\n').unwrap();
+        if check == "jdbc.getIndexInfo" {
+            continue;
+        }
+        let text = answer(&s, &ctx, &sql.replace("16386", &oid)).await.unwrap_or_else(|e| panic!("{check}: {e}"));
+        let ok = match check {
+            "jdbc.getPrimaryKeys" => row_with(&text, &["region", "1", "revenue_pkey"]) && row_with(&text, &["month", "2", "revenue_pkey"]),
+            _ => text.contains("[region, month]") && text.contains("revenue_pkey"),
+        };
+        assert!(ok, "{check}:\n{text}");
+    }
+}

@@ -50,20 +50,20 @@ fn lookup(name: &str, f: impl Fn(i64) -> Option<String> + Send + Sync + 'static)
 }
 
 /// A column of `batch` as the values of each row (`None` for NULL or a missing column).
-fn column(batch: &RecordBatch, name: &str, kind: &DataType) -> Result<Vec<Option<ScalarValue>>> {
+pub(crate) fn column(batch: &RecordBatch, name: &str, kind: &DataType) -> Result<Vec<Option<ScalarValue>>> {
     let Some(a) = batch.column_by_name(name) else { return Ok(vec![None; batch.num_rows()]) };
     let a = if a.data_type() == kind { a.clone() } else { cast(a, kind)? };
     (0..a.len()).map(|i| Ok(a.is_valid(i).then(|| ScalarValue::try_from_array(&a, i)).transpose()?)).collect()
 }
 
-fn int(v: &Option<ScalarValue>) -> Option<i64> {
+pub(crate) fn int(v: &Option<ScalarValue>) -> Option<i64> {
     match v {
         Some(ScalarValue::Int64(Some(i))) => Some(*i),
         _ => None,
     }
 }
 
-fn text(v: &Option<ScalarValue>) -> Option<String> {
+pub(crate) fn text(v: &Option<ScalarValue>) -> Option<String> {
     match v {
         Some(ScalarValue::Utf8(Some(s))) => Some(s.clone()),
         _ => None,

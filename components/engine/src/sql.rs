@@ -62,6 +62,7 @@ pub(crate) fn parse(sessions: &Sessions, sql: &str) -> PgWireResult<Vec<Statemen
         crate::rewrite::postgres_syntax(s).map_err(|m| user_error("0A000", m, None))?;
         crate::regproc::names_as_text(s);
         crate::subqueries::rewrite(s);
+        crate::int2vector::rewrite(s);
     }
     Ok(statements)
 }
