@@ -55,7 +55,9 @@ impl Sessions {
         let catalog = base.catalog(DATABASE).expect("the triad catalog");
         catalog.register_schema("information_schema", Arc::new(MemorySchemaProvider::new()))?;
         let pg_catalog = catalog.schema("pg_catalog").expect("pg_catalog is set up");
-        catalog.register_schema("pg_catalog", Arc::new(crate::cube_keys::WithKeys::new(pg_catalog)))?;
+        let indexes = crate::cube_keys::Indexes::default();
+        catalog.register_schema("pg_catalog", Arc::new(crate::cube_keys::WithKeys::new(pg_catalog, indexes.clone())))?;
+        crate::pgfunctions::replace(&base, indexes.udf());
         crate::int2vector::register(&base);
         crate::pgfunctions::register(&base);
         crate::pgproc::register(&base)?;

@@ -25,11 +25,97 @@ use crate::pgproc::{column, int, text};
 #[derive(Debug)]
 pub struct WithKeys {
     inner: Arc<dyn SchemaProvider>,
+    indexes: Indexes,
 }
 
 impl WithKeys {
-    pub fn new(inner: Arc<dyn SchemaProvider>) -> WithKeys {
-        WithKeys { inner }
+    pub fn new(inner: Arc<dyn SchemaProvider>, indexes: Indexes) -> WithKeys {
+        WithKeys { inner, indexes }
+    }
+}
+
+/// The key indexes seen by the latest scans, by oid: `pg_get_indexdef(oid, ...)` answers from
+/// them (a query learns an index's oid only by reading pg_index or pg_class, which fills this
+/// before the query's functions run).
+#[derive(Debug, Clone, Default)]
+pub struct Indexes(Arc<std::sync::RwLock<HashMap<i64, IndexDef>>>);
+
+#[derive(Debug, Clone)]
+struct IndexDef {
+    table: String,
+    name: String,
+    columns: Vec<String>,
+}
+
+impl Indexes {
+    /// PostgreSQL's `pg_get_indexdef(oid)` (`column` 0) or the name of its key column `column`;
+    /// NULL for another oid (PostgreSQL's answer for an oid that is no index).
+    fn definition(&self, oid: i64, column: i64) -> Option<String> {
+        let map = self.0.read().unwrap();
+        let d = map.get(&oid)?;
+        if column == 0 {
+            return Some(format!("CREATE UNIQUE INDEX {} ON {} USING btree ({})", d.name, d.table, d.columns.join(", ")));
+        }
+        d.columns.get(usize::try_from(column).ok()?.checked_sub(1)?).cloned()
+    }
+
+    /// `pg_get_indexdef(oid)` and `pg_get_indexdef(oid, column, pretty)`.
+    pub fn udf(&self) -> datafusion::logical_expr::ScalarUDF {
+        datafusion::logical_expr::ScalarUDF::new_from_impl(IndexDefFn { indexes: self.clone(), signature: datafusion::logical_expr::Signature::one_of(vec![datafusion::logical_expr::TypeSignature::Any(1), datafusion::logical_expr::TypeSignature::Any(3)], datafusion::logical_expr::Volatility::Stable) })
+    }
+}
+
+#[derive(Debug)]
+struct IndexDefFn {
+    indexes: Indexes,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl PartialEq for IndexDefFn {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for IndexDefFn {}
+impl std::hash::Hash for IndexDefFn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "pg_get_indexdef".hash(state)
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for IndexDefFn {
+    fn name(&self) -> &str {
+        "pg_get_indexdef"
+    }
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: datafusion::logical_expr::ScalarFunctionArgs) -> Result<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::arrow::array::{Array, Int64Array, StringArray};
+        let rows = args.number_rows;
+        let scalar = args.args.iter().all(|a| matches!(a, datafusion::logical_expr::ColumnarValue::Scalar(_)));
+        let int = |i: usize| -> Result<Option<Int64Array>> {
+            match args.args.get(i) {
+                None => Ok(None),
+                Some(a) => Ok(Some(datafusion::arrow::compute::cast(&a.to_array(rows)?, &DataType::Int64)?.as_any().downcast_ref::<Int64Array>().expect("cast to Int64").clone())),
+            }
+        };
+        let (oids, columns) = (int(0)?.expect("one argument at least"), int(1)?);
+        let out: StringArray = (0..rows)
+            .map(|i| {
+                let column = match &columns {
+                    Some(c) if c.is_null(i) => return None,
+                    Some(c) => c.value(i),
+                    None => 0,
+                };
+                (!oids.is_null(i)).then(|| self.indexes.definition(oids.value(i), column)).flatten()
+            })
+            .collect();
+        let out: datafusion::arrow::array::ArrayRef = Arc::new(out);
+        Ok(if scalar { datafusion::logical_expr::ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { datafusion::logical_expr::ColumnarValue::Array(out) })
     }
 }
 
@@ -41,7 +127,7 @@ impl SchemaProvider for WithKeys {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let table = self.inner.table(name).await?;
         Ok(match (name, table) {
-            ("pg_class" | "pg_index" | "pg_constraint", Some(table)) => Some(Arc::new(KeyRows { name: name.to_string(), table, catalog: self.inner.clone() })),
+            ("pg_class" | "pg_index" | "pg_constraint", Some(table)) => Some(Arc::new(KeyRows { name: name.to_string(), table, catalog: self.inner.clone(), indexes: self.indexes.clone() })),
             (_, table) => table,
         })
     }
@@ -56,12 +142,25 @@ struct KeyRows {
     name: String,
     table: Arc<dyn TableProvider>,
     catalog: Arc<dyn SchemaProvider>,
+    indexes: Indexes,
 }
 
 #[async_trait]
 impl TableProvider for KeyRows {
     fn schema(&self) -> SchemaRef {
-        self.table.schema()
+        let inner = self.table.schema();
+        if self.name != "pg_class" {
+            return inner;
+        }
+        // pg_class's columns that datafusion-pg-catalog's lacks (SQLAlchemy's and psql's
+        // queries name them), NULL for every relation as for one without ACL or options.
+        let mut fields: Vec<datafusion::arrow::datatypes::FieldRef> = inner.fields().iter().cloned().collect();
+        for name in ["relacl", "reloptions"] {
+            if inner.field_with_name(name).is_err() {
+                fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(name, DataType::List(Arc::new(datafusion::arrow::datatypes::Field::new_list_field(DataType::Utf8, true))), true)));
+            }
+        }
+        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(fields, inner.metadata().clone()))
     }
     fn table_type(&self) -> TableType {
         self.table.table_type()
@@ -69,8 +168,9 @@ impl TableProvider for KeyRows {
     async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
         let mut batches = scan(state, &self.table).await?;
         let keys = keys(state, &self.catalog).await?;
+        self.indexes.0.write().unwrap().extend(keys.iter().map(|k| (k.index_oid(), IndexDef { table: k.table.clone(), name: format!("{}_pkey", k.name), columns: k.columns.clone() })));
         let template = batches.iter().find(|b| b.num_rows() > 0).map(|b| b.slice(0, 1));
-        let schema = self.schema();
+        let schema = self.table.schema();
         let added = match self.name.as_str() {
             "pg_class" => {
                 let rows: Vec<(RecordBatch, Vec<(&str, Option<String>)>)> = keys.iter().map(|k| (k.class_row.clone(), k.index_class())).collect();
@@ -84,7 +184,16 @@ impl TableProvider for KeyRows {
             _ => vec![rows_of(&schema, template.as_ref(), &keys.iter().map(Key::constraint).collect::<Vec<_>>())?],
         };
         batches.extend(added);
-        MemTable::try_new(schema, vec![batches])?.scan(state, projection, &[], limit).await
+        let wide = self.schema();
+        let batches = batches
+            .into_iter()
+            .map(|b| {
+                let mut columns = b.columns().to_vec();
+                columns.extend(wide.fields()[b.num_columns()..].iter().map(|f| datafusion::arrow::array::new_null_array(f.data_type(), b.num_rows())));
+                RecordBatch::try_new(wide.clone(), columns)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        MemTable::try_new(wide, vec![batches])?.scan(state, projection, &[], limit).await
     }
 }
 
@@ -99,6 +208,9 @@ struct Key {
     namespace: i64,
     name: String,
     attnums: Vec<i64>,
+    /// `schema.table`, and the key columns' names (quoted where PostgreSQL would).
+    table: String,
+    columns: Vec<String>,
 }
 
 impl Key {
@@ -190,23 +302,26 @@ impl Key {
 /// over its NOT NULL columns (the dimensions).
 async fn keys(state: &dyn Session, catalog: &Arc<dyn SchemaProvider>) -> Result<Vec<Key>> {
     let table = |name: &'static str| async move { catalog.table(name).await?.ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("pg_catalog.{name} is missing"))) };
-    let mut system = vec![];
+    let (mut system, mut namespaces) = (vec![], HashMap::new());
     for b in scan(state, &table("pg_namespace").await?).await? {
         let (oid, name) = (column(&b, "oid", &DataType::Int64)?, column(&b, "nspname", &DataType::Utf8)?);
         for i in 0..b.num_rows() {
             if matches!(text(&name[i]).as_deref(), Some("pg_catalog" | "information_schema")) {
                 system.extend(int(&oid[i]));
             }
+            if let (Some(oid), Some(name)) = (int(&oid[i]), text(&name[i])) {
+                namespaces.insert(oid, name);
+            }
         }
     }
-    let mut attnums: HashMap<i64, BTreeMap<i64, ()>> = HashMap::new();
+    let mut attnums: HashMap<i64, BTreeMap<i64, String>> = HashMap::new();
     for b in scan(state, &table("pg_attribute").await?).await? {
-        let (rel, num, notnull) = (column(&b, "attrelid", &DataType::Int64)?, column(&b, "attnum", &DataType::Int64)?, column(&b, "attnotnull", &DataType::Boolean)?);
+        let (rel, num, notnull, name) = (column(&b, "attrelid", &DataType::Int64)?, column(&b, "attnum", &DataType::Int64)?, column(&b, "attnotnull", &DataType::Boolean)?, column(&b, "attname", &DataType::Utf8)?);
         for i in 0..b.num_rows() {
-            if let (Some(rel), Some(num), Some(ScalarValue::Boolean(Some(true)))) = (int(&rel[i]), int(&num[i]), &notnull[i])
+            if let (Some(rel), Some(num), Some(ScalarValue::Boolean(Some(true))), Some(name)) = (int(&rel[i]), int(&num[i]), &notnull[i], text(&name[i]))
                 && num > 0
             {
-                attnums.entry(rel).or_default().insert(num, ());
+                attnums.entry(rel).or_default().insert(num, name);
             }
         }
     }
@@ -219,10 +334,17 @@ async fn keys(state: &dyn Session, catalog: &Arc<dyn SchemaProvider>) -> Result<
                 continue;
             }
             let Some(nums) = attnums.get(&oid).filter(|n| !n.is_empty()) else { continue };
-            keys.push(Key { class_row: b.slice(i, 1), oid, namespace, name, attnums: nums.keys().copied().collect() });
+            let table = format!("{}.{}", quote(namespaces.get(&namespace).map_or("", |n| n.as_str())), quote(&name));
+            keys.push(Key { class_row: b.slice(i, 1), oid, namespace, name, attnums: nums.keys().copied().collect(), table, columns: nums.values().map(|c| quote(c)).collect() });
         }
     }
     Ok(keys)
+}
+
+/// An identifier as PostgreSQL writes it: quoted unless lower case letters, digits and `_`.
+fn quote(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_') && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
 }
 
 /// Rows of `schema`: each column's value from `values` (text, cast to the column's type;

@@ -2,7 +2,7 @@
 //! `indcollation`: oidvector), which the catalog holds as their text (`1 2 3`), expanded as
 //! the drivers' key queries expand them: `unnest(indkey)` and `generate_subscripts(indkey, 1)`
 //! (SQLAlchemy), `information_schema._pg_expandarray(indkey)` (pgJDBC: a row `(x, n)` per
-//! element, the value and its position). Rewritten in the syntax tree to `unnest` of arrays
+//! element, the value and its position), `indoption[i]` (pgJDBC, from 0). Rewritten in the syntax tree to `unnest` of arrays
 //! the functions below build from the text.
 
 use std::ops::ControlFlow;
@@ -16,7 +16,7 @@ use datafusion::common::{ScalarValue, exec_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use datafusion::prelude::{SessionContext, create_udf};
-use datafusion::sql::sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Subscript, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, visit_expressions_mut};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -70,17 +70,43 @@ fn positions(offsets: &[i32]) -> Int32Array {
     offsets.windows(2).flat_map(|w| 1..=(w[1] - w[0])).collect()
 }
 
+/// A column named as pg_index's vectors (or an alias ending so: pgJDBC's `I_INDOPTION`).
 fn is_vector(e: &Expr) -> bool {
+    let named = |i: &datafusion::sql::sqlparser::ast::Ident| VECTORS.iter().any(|v| i.value.to_lowercase().ends_with(v));
     match e {
-        Expr::Identifier(i) => VECTORS.contains(&i.value.to_lowercase().as_str()),
-        Expr::CompoundIdentifier(p) => p.last().is_some_and(|i| VECTORS.contains(&i.value.to_lowercase().as_str())),
+        Expr::Identifier(i) => named(i),
+        Expr::CompoundIdentifier(p) => p.last().is_some_and(named),
         Expr::Nested(e) => is_vector(e),
         _ => false,
     }
 }
 
+/// `t.x` written as a root and dots (`t` then `.x`), as the column it names.
+fn named(root: &Expr, dots: &[AccessExpr]) -> Option<Expr> {
+    let mut parts = match root {
+        Expr::Identifier(i) => vec![i.clone()],
+        Expr::CompoundIdentifier(p) => p.clone(),
+        _ => return None,
+    };
+    for d in dots {
+        let AccessExpr::Dot(Expr::Identifier(i)) = d else { return None };
+        parts.push(i.clone());
+    }
+    Some(if parts.len() == 1 { Expr::Identifier(parts.remove(0)) } else { Expr::CompoundIdentifier(parts) })
+}
+
 pub fn rewrite(stmt: &mut Statement) {
     let _ = visit_expressions_mut(stmt, |e| {
+        // `indoption[i]`: an int2vector's subscripts start at 0, an array's at 1.
+        if let Expr::CompoundFieldAccess { root, access_chain } = e
+            && let Some((AccessExpr::Subscript(Subscript::Index { index }), path)) = access_chain.split_last()
+            && let Some(vector) = named(root, path)
+            && is_vector(&vector)
+            && let Some(new) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&format!("pg_int2vector({vector})[({index}) + 1]")).and_then(|mut p| p.parse_expr()).ok()
+        {
+            *e = new;
+            return ControlFlow::<()>::Continue(());
+        }
         let Expr::Function(f) = e else { return ControlFlow::<()>::Continue(()) };
         let name = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase()).unwrap_or_default();
         let FunctionArguments::List(list) = &f.args else { return ControlFlow::Continue(()) };

@@ -19,13 +19,12 @@ pub fn register(ctx: &SessionContext) {
     // to_char is registered by pgnumeric (numbers and times), calling `to_char` below for times.
     replace(ctx, create_udf("to_date", vec![DataType::Utf8, DataType::Utf8], DataType::Date32, Volatility::Immutable, Arc::new(to_date)));
     // What PostgreSQL answers for the cubes, whatever the arguments (of these counts): no
-    // sequences, no index definitions, no comments; every function and type visible.
+    // sequences, no comments; every function, type and collation visible. (Indexes: cube_keys.)
     for (name, arities, value) in [
         ("pg_get_serial_sequence", &[2][..], ScalarValue::Utf8(None)),
         ("col_description", &[2], ScalarValue::Utf8(None)),
         ("obj_description", &[1, 2], ScalarValue::Utf8(None)),
         ("shobj_description", &[2], ScalarValue::Utf8(None)),
-        ("pg_get_indexdef", &[1, 3], ScalarValue::Utf8(None)),
         ("pg_get_function_identity_arguments", &[1], ScalarValue::Utf8(Some(String::new()))),
         ("pg_function_is_visible", &[1], ScalarValue::Boolean(Some(true))),
         ("pg_type_is_visible", &[1], ScalarValue::Boolean(Some(true))),
