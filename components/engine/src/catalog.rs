@@ -63,6 +63,7 @@ impl Sessions {
         crate::pgproc::register(&base)?;
         crate::jsonfn::register(&base);
         crate::single_value::register(&base);
+        crate::arraymap::register(&base);
         crate::pgaggregates::register(&base);
         crate::pgnumeric::register(&base);
         crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));

@@ -8,6 +8,7 @@
 //! result column names), `csvload` (CSV checks), `loads` (CSV loads with progress), `http` (the
 //! HTTP API), `cluster` (registration, fencing, peers), `probe` (status-code HTTP probes).
 
+pub mod arraymap;
 pub mod auth;
 pub mod catalog;
 #[cfg(test)]

@@ -43,7 +43,7 @@ impl VisitorMut for PostgresSyntax {
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, args: Some(_), alias: Some(alias), .. } = t
             && alias.columns.is_empty()
-            && name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"))
+            && name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| ["generate_series", "unnest"].iter().any(|f| i.value.eq_ignore_ascii_case(f)))
         {
             alias.columns.push(TableAliasColumnDef::from_name(alias.name.value.clone()));
         }

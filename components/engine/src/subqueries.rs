@@ -9,7 +9,8 @@
 //!   `WHERE pg_attribute.atthasdef AND ...`) moves out: `CASE WHEN cond THEN (subquery) END`
 //!   (no row, hence NULL, when it is false — as before), since DataFusion cannot decorrelate a
 //!   filter that references no column of the subquery.
-//! - `ARRAY(SELECT x FROM ... ORDER BY y)` becomes `(SELECT array_agg(x ORDER BY y) FROM ...)`,
+//! - `ARRAY(SELECT f(x) FROM unnest(a) x)` becomes `pg_array_map(a, 'f(x)')` (`arraymap`);
+//!   any other `ARRAY(SELECT x FROM ... ORDER BY y)` becomes `(SELECT array_agg(x ORDER BY y) FROM ...)`,
 //!   with `'{}'` rather than NULL when there is no row, as ARRAY() answers.
 //!
 //! A subquery is correlated here when it names a column qualified by a relation that is not
@@ -226,6 +227,9 @@ fn array_of(q: &Query) -> Option<Expr> {
     if aggregates(&item) {
         return None;
     }
+    if let Some(mapped) = mapped_elements(q, &item) {
+        return Some(mapped);
+    }
     let mut order = vec![];
     if let Some(o) = &q.order_by {
         let OrderByKind::Expressions(exprs) = &o.kind else { return None };
@@ -245,6 +249,39 @@ fn array_of(q: &Query) -> Option<Expr> {
     q.order_by = None;
     *item_mut(&mut q) = expr(&format!("array_agg({item}{order})"))?;
     expr(&format!("coalesce(({q}), {})", EMPTY_ARRAY))
+}
+
+/// `ARRAY(SELECT f(x) FROM unnest(a) x)`, where f names only x: `pg_array_map(a, 'f(x)')`
+/// (`arraymap`), since `a` is usually a column of the outer query.
+fn mapped_elements(q: &Query, item: &Expr) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, Ident};
+    let SetExpr::Select(s) = q.body.as_ref() else { return None };
+    let [from] = s.from.as_slice() else { return None };
+    if !from.joins.is_empty() || s.selection.is_some() || q.order_by.is_some() {
+        return None;
+    }
+    let TableFactor::Table { name, args: Some(args), alias: Some(alias), with_ordinality: false, .. } = &from.relation else { return None };
+    if !name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("unnest")) {
+        return None;
+    }
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array))] = args.args.as_slice() else { return None };
+    let x = alias.columns.first().map_or(&alias.name, |c| &c.name).value.clone();
+    let mut only_x = true;
+    let mut item = item.clone();
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut item, |e| {
+        match e {
+            Expr::Identifier(i) if i.value == x => *e = Expr::Identifier(Ident::new("x")),
+            Expr::CompoundIdentifier(p) if p.len() == 2 && p[0].value == alias.name.value && p[1].value == x => *e = Expr::Identifier(Ident::new("x")),
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => only_x = false,
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if !only_x {
+        return None;
+    }
+    let text = item.to_string().replace('\'', "''");
+    expr(&format!("coalesce({}({array}, '{text}'), {EMPTY_ARRAY})", crate::arraymap::NAME))
 }
 
 #[cfg(test)]
@@ -286,6 +323,14 @@ mod tests {
         assert_eq!(
             rewritten("SELECT (SELECT f(a.x, s.y) FROM s WHERE s.k = a.k) FROM a"),
             "SELECT CASE WHEN (SELECT pg_single_value(1) FROM s WHERE s.k = a.k) IS NOT NULL THEN f(a.x, (SELECT pg_single_value(s.y) FROM s WHERE s.k = a.k)) END FROM a"
+        );
+    }
+
+    #[test]
+    fn array_of_unnest_maps_the_elements() {
+        assert_eq!(
+            rewritten("SELECT array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x) FROM pg_class tc"),
+            "SELECT coalesce(pg_array_map(tc.reloptions, '''toast.'' || x'), make_array()) FROM pg_class tc"
         );
     }
 
