@@ -26,7 +26,6 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 
 /// The database (catalog) name: `current_database()`, and `dbname` of clients.
 pub const DATABASE: &str = "triad";
@@ -39,6 +38,8 @@ pub type CubeTable = (String, String, SchemaRef, Vec<RecordBatch>);
 pub struct Sessions {
     base: SessionContext,
     parser: crate::compat_parse::CompatParser,
+    /// The users `pg_roles` lists.
+    users: crate::roles::Users,
 }
 
 impl Sessions {
@@ -47,12 +48,31 @@ impl Sessions {
         // `1.5` is numeric, as in PostgreSQL (DataFusion's default: float8).
         config.options_mut().sql_parser.parse_float_as_decimal = true;
         let base = with_pg_typing(SessionContext::new_with_config(config))?;
-        datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
+        let users = crate::roles::Users::default();
+        datafusion_pg_catalog::setup_pg_catalog(&base, DATABASE, users.clone()).map_err(|e| *e)?;
+        // An (empty) schema of its own, so that pg_namespace lists information_schema as
+        // PostgreSQL does (pgJDBC's getSchemas); DataFusion answers its tables before it.
+        let catalog = base.catalog(DATABASE).expect("the triad catalog");
+        catalog.register_schema("information_schema", Arc::new(MemorySchemaProvider::new()))?;
+        let pg_catalog = catalog.schema("pg_catalog").expect("pg_catalog is set up");
+        let indexes = crate::cube_keys::Indexes::default();
+        catalog.register_schema("pg_catalog", Arc::new(crate::cube_keys::WithKeys::new(pg_catalog, indexes.clone())))?;
+        crate::pgfunctions::replace(&base, indexes.udf());
+        crate::int2vector::register(&base);
         crate::pgfunctions::register(&base);
+        crate::pgproc::register(&base)?;
+        crate::jsonfn::register(&base);
+        crate::single_value::register(&base);
+        crate::arraymap::register(&base);
         crate::pgaggregates::register(&base);
         crate::pgnumeric::register(&base);
         crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
-        Ok(Sessions { base, parser: crate::compat_parse::CompatParser::new() })
+        Ok(Sessions { base, parser: crate::compat_parse::CompatParser::new(), users })
+    }
+
+    /// The users who can log in, as `pg_roles` lists them from now on.
+    pub fn set_users(&self, names: Vec<String>) {
+        self.users.set(names);
     }
 
     /// Parses PostgreSQL as clients send it, rewritten to what DataFusion plans.

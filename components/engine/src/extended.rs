@@ -10,14 +10,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::{Expr, Statement, Value as SqlValue, visit_expressions_mut};
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::ExtendedQueryHandler;
+use pgwire::api::query::{ExtendedQueryHandler, send_describe_response};
 use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, Response};
 use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::Sync as SyncMessage;
+use pgwire::messages::extendedquery::{Describe, Sync as SyncMessage};
 use pgwire::messages::response::ReadyForQuery;
 
 use crate::catalog::Sessions;
@@ -183,6 +183,31 @@ impl ExtendedQueryHandler for SqlHandler {
         client.send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status))).await?;
         client.flush().await?;
         Ok(())
+    }
+
+    /// A cursor DECLAREd in the session is also a portal of that name, as in PostgreSQL:
+    /// psycopg 3 describes its named cursor's portal to learn the columns before FETCH.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = String>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == b'P'
+            && let Some(name) = message.name.as_deref().filter(|n| !n.is_empty())
+            && client.portal_store().get_portal(name).is_none()
+        {
+            let fields = {
+                let session = crate::session::of(client);
+                let mut s = session.lock().unwrap();
+                s.cursors.get(name).ok().map(|c| crate::encode::fields(&c.schema, &Format::UnifiedText))
+            };
+            if let Some(fields) = fields {
+                return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     async fn do_query<C>(&self, client: &mut C, portal: &Portal<String>, _max_rows: usize) -> PgWireResult<Response>

@@ -8,19 +8,25 @@
 //! result column names), `loads` (CSV loads with progress), `http` (the
 //! HTTP API), `cluster` (registration, fencing, peers; its rules are `cluster_rules`).
 
+pub mod arraymap;
 pub mod auth;
 pub mod catalog;
+#[cfg(test)]
+mod catalog_tests;
 pub mod cluster;
 pub mod cluster_rules;
 pub mod colnames;
 pub mod compat_parse;
 pub mod copy_out;
+pub mod cube_keys;
 pub mod cursors;
 pub mod encode;
 pub mod engine;
 pub mod extended;
 pub mod group_commit;
 pub mod http;
+pub mod int2vector;
+pub mod jsonfn;
 pub mod lifecycle;
 pub mod loads;
 pub mod numfmt;
@@ -28,15 +34,20 @@ pub mod pgaggregates;
 pub mod pgerror;
 pub mod pgfunctions;
 pub mod pgnumeric;
+pub mod pgproc;
 pub mod pgtyping;
 pub mod query_runtime;
+pub mod regproc;
 pub mod rewrite;
+pub mod roles;
 pub mod session;
 pub mod settings;
+pub mod single_value;
 pub mod snapshot;
 pub mod snapshot_writer;
 pub mod sql;
 pub mod store;
+pub mod subqueries;
 pub mod txn;
 pub mod update;
 pub mod view;

@@ -12,24 +12,25 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use datafusion::prelude::{SessionContext, create_udf};
 
 pub fn register(ctx: &SessionContext) {
     // to_char is registered by pgnumeric (numbers and times), calling `to_char` below for times.
     replace(ctx, create_udf("to_date", vec![DataType::Utf8, DataType::Utf8], DataType::Date32, Volatility::Immutable, Arc::new(to_date)));
-    let (oid, text) = (DataType::Int64, DataType::Utf8);
-    for (name, args, value) in [
-        ("pg_get_serial_sequence", vec![text.clone(), text.clone()], ScalarValue::Utf8(None)),
-        ("col_description", vec![oid.clone(), text.clone()], ScalarValue::Utf8(None)),
-        ("pg_get_indexdef", vec![oid.clone()], ScalarValue::Utf8(None)),
-        ("pg_get_function_result", vec![oid.clone()], ScalarValue::Utf8(None)),
-        ("pg_get_function_arguments", vec![oid.clone()], ScalarValue::Utf8(Some(String::new()))),
-        ("pg_get_function_identity_arguments", vec![oid.clone()], ScalarValue::Utf8(Some(String::new()))),
-        ("pg_function_is_visible", vec![oid.clone()], ScalarValue::Boolean(Some(true))),
-        ("pg_type_is_visible", vec![oid.clone()], ScalarValue::Boolean(Some(true))),
+    // What PostgreSQL answers for the cubes, whatever the arguments (of these counts): no
+    // sequences, no comments; every function, type and collation visible. (Indexes: cube_keys.)
+    for (name, arities, value) in [
+        ("pg_get_serial_sequence", &[2][..], ScalarValue::Utf8(None)),
+        ("col_description", &[2], ScalarValue::Utf8(None)),
+        ("obj_description", &[1, 2], ScalarValue::Utf8(None)),
+        ("shobj_description", &[2], ScalarValue::Utf8(None)),
+        ("pg_get_function_identity_arguments", &[1], ScalarValue::Utf8(Some(String::new()))),
+        ("pg_function_is_visible", &[1], ScalarValue::Boolean(Some(true))),
+        ("pg_type_is_visible", &[1], ScalarValue::Boolean(Some(true))),
+        ("pg_collation_is_visible", &[1], ScalarValue::Boolean(Some(true))),
     ] {
-        replace(ctx, constant(name, args, value));
+        replace(ctx, ScalarUDF::new_from_impl(Constant { name, signature: Signature::one_of(arities.iter().map(|n| TypeSignature::Any(*n)).collect(), Volatility::Stable), value }));
     }
 }
 
@@ -43,9 +44,26 @@ pub fn replace(ctx: &SessionContext, udf: ScalarUDF) {
 }
 
 /// A catalog function whose answer does not depend on its arguments (for cubes).
-fn constant(name: &str, args: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
-    let kind = value.data_type();
-    create_udf(name, args, kind, Volatility::Stable, Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))))
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Constant {
+    name: &'static str,
+    signature: Signature,
+    value: ScalarValue,
+}
+
+impl ScalarUDFImpl for Constant {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(self.value.data_type())
+    }
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
 }
 
 fn arrays(args: &[ColumnarValue]) -> Result<(Vec<ArrayRef>, bool)> {

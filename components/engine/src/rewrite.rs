@@ -7,7 +7,7 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Value as SqlValue, BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, GroupByExpr, LimitClause, ObjectName, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{AccessExpr, Value as SqlValue, BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, GroupByExpr, LimitClause, ObjectName, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut, visit_expressions_mut};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -43,7 +43,7 @@ impl VisitorMut for PostgresSyntax {
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, args: Some(_), alias: Some(alias), .. } = t
             && alias.columns.is_empty()
-            && name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"))
+            && name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| ["generate_series", "unnest"].iter().any(|f| i.value.eq_ignore_ascii_case(f)))
         {
             alias.columns.push(TableAliasColumnDef::from_name(alias.name.value.clone()));
         }
@@ -65,6 +65,14 @@ impl VisitorMut for PostgresSyntax {
                 self.refused = Some(format!("LIKE ... ESCAPE '{c}' is supported when the pattern is made of string literals"));
                 return ControlFlow::Break(());
             }
+        }
+        // `(row).field`, a field of a composite value (pgJDBC's `(_pg_expandarray(k)).n`):
+        // DataFusion reads a dot after an expression only on names.
+        if let Expr::CompoundFieldAccess { root, access_chain } = e
+            && matches!(root.as_ref(), Expr::Nested(_))
+            && let [AccessExpr::Dot(Expr::Identifier(field))] = access_chain.as_slice()
+        {
+            *e = call("get_field", vec![root.as_ref().clone(), Expr::value(SqlValue::SingleQuotedString(field.value.to_lowercase()))]);
         }
         if let Expr::BinaryOp { left, op: BinaryOperator::PGExp, right } = e {
             *e = call("power", vec![left.as_ref().clone(), right.as_ref().clone()]);
@@ -195,6 +203,7 @@ mod tests {
         assert_eq!(rewritten("SELECT n FROM s WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"), "SELECT n FROM s WHERE n NOT LIKE 'pg\\_' || '%'");
         assert_eq!(rewritten("SELECT EXTRACT(YEAR FROM d), date_part('year', d) FROM t"), "SELECT \"extract\"('year', d), date_part('year', d) FROM t");
         assert_eq!(rewritten("SELECT a, EXISTS (SELECT 1 FROM u WHERE u.a = t.a ORDER BY 1) AS e, NOT EXISTS (SELECT 1 FROM u GROUP BY b) FROM t WHERE EXISTS (SELECT 1 FROM u)"), "SELECT a, (SELECT count(*) > 0 FROM u WHERE u.a = t.a) AS e, NOT EXISTS (SELECT 1 FROM u GROUP BY b) FROM t WHERE EXISTS (SELECT 1 FROM u)");
+        assert_eq!(rewritten("SELECT (f(k)).n, (t.r).x FROM t"), "SELECT get_field((f(k)), 'n'), get_field((t.r), 'x') FROM t");
         assert_eq!(rewritten("SELECT g FROM generate_series(1, 3) AS g"), "SELECT g FROM generate_series(1, 3) AS g (g)");
         assert_eq!(rewritten("SELECT CAST(u AS numeric), u::decimal, u::numeric(10, 2) FROM t"), "SELECT \"numeric\"(u), \"numeric\"(u), u::NUMERIC(10,2) FROM t");
     }

@@ -21,6 +21,7 @@ const PARAMETERS: &[(&str, &str, bool, &str)] = &[
     ("client_encoding", "UTF8", true, "Sets the client's character set encoding (only UTF8)."),
     ("client_min_messages", "notice", true, "Sets the message levels that are sent to the client."),
     ("DateStyle", "ISO, MDY", true, "Sets the display format for date and time values (only ISO)."),
+    ("default_table_access_method", "heap", false, "Sets the default table access method for new tables (SQLAlchemy's reflection reads it)."),
     ("default_transaction_isolation", "read committed", true, "Sets the transaction isolation level of each new transaction."),
     ("default_transaction_read_only", "off", true, "Sets the default read-only status of new transactions."),
     ("extra_float_digits", "1", true, "Sets the number of digits displayed for floating-point values."),

@@ -55,6 +55,9 @@ pub(crate) fn parse(sessions: &Sessions, sql: &str) -> PgWireResult<Vec<Statemen
     })?;
     for s in &mut statements {
         crate::rewrite::postgres_syntax(s).map_err(|m| user_error("0A000", m, None))?;
+        crate::regproc::names_as_text(s);
+        crate::subqueries::rewrite(s);
+        crate::int2vector::rewrite(s);
     }
     Ok(statements)
 }
@@ -443,6 +446,7 @@ pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgW
         None => (vec![], None),
     };
     let (tables, private) = engine.tables(&pending).map_err(|e| user_error("XX000", e.to_string(), None))?;
+    engine.sessions.set_users(engine.users.read().unwrap().keys().cloned().collect());
     let ctx = engine.sessions.session(tables, private, budget).map_err(|e| user_error("XX000", e.to_string(), None))?;
     if let Some((settings, user)) = settings {
         crate::catalog::apply_settings(&ctx, &settings, &user).map_err(|e| user_error("XX000", e.to_string(), None))?;
