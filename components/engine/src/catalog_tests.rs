@@ -107,3 +107,11 @@ async fn the_dimensions_are_the_primary_key() {
     let text = answer(&s, &ctx, "SELECT pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid WHERE c.relname = 'revenue'").await.unwrap();
     assert!(text.contains("CREATE UNIQUE INDEX revenue_pkey ON sales.revenue USING btree (region, month)"), "{text}");
 }
+
+/// The rewrite of `'name'::regproc` leaves a client's own oid lookup alone.
+#[tokio::test]
+async fn a_written_oid_lookup_keeps_its_oid() {
+    let (s, ctx) = sessions();
+    let text = answer(&s, &ctx, "SELECT (SELECT oid FROM pg_catalog.pg_proc WHERE proname = 'array_in') > 0 AS found").await.unwrap();
+    assert!(row_with(&text, &["true"]), "{text}");
+}

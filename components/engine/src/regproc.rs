@@ -4,7 +4,8 @@
 //! `typinput = 'pg_catalog.array_in'::regproc` to tell array types. datafusion-pg-catalog's
 //! parser turns the constant into an oid lookup (`SELECT oid FROM pg_catalog.pg_proc WHERE
 //! proname = '...'`), which no name column equals (the comparison then failed casting names to
-//! integers): that lookup becomes the name again.
+//! integers): that lookup becomes the name again — in statements that cast to regproc only
+//! (`sql::parse`), so a lookup a client writes itself keeps its oid.
 
 use std::ops::ControlFlow;
 

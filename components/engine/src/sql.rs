@@ -55,7 +55,9 @@ pub(crate) fn parse(sessions: &Sessions, sql: &str) -> PgWireResult<Vec<Statemen
     })?;
     for s in &mut statements {
         crate::rewrite::postgres_syntax(s).map_err(|m| user_error("0A000", m, None))?;
-        crate::regproc::names_as_text(s);
+        if sql.to_ascii_lowercase().contains("regproc") {
+            crate::regproc::names_as_text(s);
+        }
         crate::subqueries::rewrite(s);
         crate::int2vector::rewrite(s);
     }
