@@ -1,0 +1,26 @@
+# Scenario: the primary's host is starved of CPU for 20 s (almost seven lease TTLs) by busy
+# processes at the daemons' own priority, as a runaway job on the host would. A primary that is
+# only slow keeps its role: no failover, the same primary, nothing lost.
+# In a VM the busy processes share the VM's own CPUs with its keeper and PostgreSQL. Under the
+# namespace driver every host shares the machine's cores, so they slow every host (the other
+# keeper and the coordinator too): a harsher test of the same rule.
+SCENARIO = "cpu-starved"
+BUSY = 4
+SECONDS = 20
+
+cluster_serving()
+host1, host2 = primary_and_standby()
+wait_sync_standby(host1, [host2])
+start_workload()
+history, started = keeper_history(host1), postmaster_started(host1)
+
+with subtest(f"{BUSY} busy processes on {host1.name} for {SECONDS} s"):
+    # Each ends by itself (timeout), so a failed step cannot leave them running.
+    host1.succeed(f"for i in $(seq {BUSY}); do setsid timeout {SECONDS} sh -c 'while :; do :; done' >/dev/null 2>&1 & done")
+    busy = int(host1.succeed("pgrep -c -f 'while :; do :; done' || true").strip() or 0)
+    assert busy >= BUSY, f"only {busy} busy processes started on {host1.name}"
+    time.sleep(SECONDS + 1)
+
+check_no_failover(host1, history, started)
+workload_progresses()
+finish(SCENARIO, standbys=[host2], engines=[host1, host2])
