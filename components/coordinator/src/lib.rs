@@ -69,7 +69,6 @@ pub mod errors;
 pub mod handle;
 pub mod identity;
 pub mod lease;
-pub mod lincheck;
 pub mod member_ops;
 pub mod membership;
 pub mod mvcc;

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use triad_coordinator::lincheck::{self, Input, Op, Output};
+use triad_testkit::lincheck::{self, Input, Op, Output};
 use triad_coordinator::pb::etcdserverpb::{compare::*, request_op::Request, *};
 
 const KEYS: [&str; 3] = ["/lin/a", "/lin/b", "/lin/c"];

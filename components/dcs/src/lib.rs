@@ -24,7 +24,6 @@ pub mod kv;
 pub mod lease;
 pub mod leadership;
 pub mod session;
-pub mod testing;
 pub mod watch;
 
 pub use endpoints::Dcs;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use triad_dcs::testing as common;
+use triad_testkit::etcd as common;
 use triad_dcs::{Dcs, DcsError, Op, WatchEvent};
 
 async fn client(members: &[common::Etcd]) -> Dcs {

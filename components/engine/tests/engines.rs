@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use triad_dcs::testing::etcd_cluster;
+use triad_testkit::etcd::etcd_cluster;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use triad_dcs::testing::{Etcd, etcd_cluster};
+use triad_testkit::etcd::{Etcd, etcd_cluster};
 
 pub struct Node {
     pub name: String,
