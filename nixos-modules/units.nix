@@ -1,11 +1,11 @@
-# The systemd units of a role, made from vm-tests/services.toml: the one table of services
+# The systemd units of a role, made from services.toml (beside this file): the one table of services
 # that the namespace driver's supervisor reads too, so both run the same commands with the
 # same restart policy, KillMode, memory limit and switch behaviour (restart when the unit's
 # definition changes, reload when only its reload triggers change).
 { lib, cfg, placeholders, programs ? { }, users ? { }, extraPath ? { }, environment ? { }, serviceConfig ? { } }:
 role:
 let
-  table = builtins.fromTOML (builtins.readFile ../vm-tests/services.toml);
+  table = builtins.fromTOML (builtins.readFile ./services.toml);
   fill = s: builtins.replaceStrings (builtins.attrNames placeholders) (builtins.attrValues placeholders) s;
   # A bare program name (haproxy) becomes the store path of that program.
   program = c: if lib.hasInfix "/" c then c else programs.${c} or (throw "services.toml names ${c}: no store path for it");

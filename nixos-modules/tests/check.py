@@ -35,7 +35,7 @@ import switchplan  # noqa: E402
 
 LIB = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else None
 TRIADCTL = Path(os.environ.get("TRIADCTL", ROOT / "target/debug/triadctl"))
-SERVICES = tomllib.loads((ROOT / "vm-tests/services.toml").read_text())
+SERVICES = tomllib.loads((ROOT / "nixos-modules/services.toml").read_text())
 SUITE = tomllib.loads((ROOT / "vm-tests/scenarios/tests.toml").read_text())
 # The NixOS test driver's symbols (Driver.test_symbols, nixos/lib/test-driver): pyflakes'
 # builtins besides the machine names.
@@ -206,7 +206,7 @@ def check_vm_tests():
                 # The namespace driver's triad-switch-config does the same with its units.
                 boot_file = ROOT / "vm-tests/scenarios" / descriptions[boot]
                 spec_file = ROOT / "vm-tests/scenarios" / descriptions[spec_name]
-                dp = subprocess.run([sys.executable, str(ROOT / "vm-tests/driver/supervisor.py"), "--plan", str(ROOT / "vm-tests/services.toml"),
+                dp = subprocess.run([sys.executable, str(ROOT / "vm-tests/driver/supervisor.py"), "--plan", str(ROOT / "nixos-modules/services.toml"),
                                      node, str(boot_file), str(spec_file), str(TRIADCTL.parent)], capture_output=True, text=True)
                 if check(dp.returncode == 0, f"{name}/{node}: the namespace driver plans the switch to {spec_name}", dp.stderr[-1000:]):
                     driver = json.loads(dp.stdout)
@@ -347,8 +347,12 @@ def check_cases():
     check({u for u in ok("idiomatic-enable")["units"] if u.startswith("triad-")} == expected_units(example, "app1")[1] - {"haproxy"}, "idiomatic-enable: app1 runs its units")
     check(not any(u.startswith("triad-") for u in ok("not-in-description")["units"]), "not-in-description: a host outside the description runs no Triad unit")
     s = ok("state-dir-elsewhere")
-    check(s["units"] and all("StateDirectory" not in u["Service"] and "--state-dir /srv/triad" in u["Service"]["ExecStart"] for n, u in s["units"].items() if n.startswith("triad-") and n != "triad-haproxy-internal"),
-          "state-dir-elsewhere: daemons use /srv/triad, no StateDirectory= under /var/lib")
+    # The daemons with state on disk take --state-dir (services.toml says which); the engine and
+    # the designer keep nothing on disk and take no such flag.
+    with_state = {n for n, spec in SERVICES.items() if isinstance(spec, dict) and "--state-dir" in spec.get("command", [])}
+    check(s["units"] and all("StateDirectory" not in u["Service"] and ("--state-dir /srv/triad" in u["Service"]["ExecStart"]) == (n in with_state) for n, u in s["units"].items() if n.startswith("triad-") and n != "triad-haproxy-internal"),
+          f"state-dir-elsewhere: daemons with state ({', '.join(sorted(with_state))}) use /srv/triad, the others take no --state-dir, no StateDirectory= under /var/lib",
+          {n: u["Service"]["ExecStart"] for n, u in s["units"].items()})
     check({"d /srv/triad/coordinator 0700 triad triad -", "d /srv/triad/postgresql/17 0700 postgres postgres -"} <= set(s["tmpfiles"]), "state-dir-elsewhere: tmpfiles makes the daemons' directories with their owners", s["tmpfiles"])
     check(len(ok("all-modules")["tmpfiles"]) == len(set(ok("all-modules")["tmpfiles"])), "all-modules: no tmpfiles line twice", ok("all-modules")["tmpfiles"])
     check("triad" in json.dumps(ok("password-file")["units"].get("triad-keeper", {}).get("Service", {}).get("SupplementaryGroups", [])), "password-file: the keeper (user postgres) shares group triad with the engine")

@@ -9,7 +9,7 @@ A test host is
   node names, a fixed MAC, FQDN and name of every node in its /etc/hosts;
 - a supervisor process (supervisor.py, the host's systemd) in that namespace and in private
   mount and UTS namespaces, which binds the host's own /etc/triad, /var/lib/triad, /tmp and
-  /run/postgresql, and runs the services of vm-tests/services.toml for the host's roles;
+  /run/postgresql, and runs the services of nixos-modules/services.toml for the host's roles;
 - a memory cgroup subtree `triad-vmtest/<name>` holding every process of the host.
 
 crash() is a power cut: the host's cable is pulled first (both ends of its link down), then
@@ -581,7 +581,7 @@ class Driver:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.out_dir = Path(out_dir or REPO / ".scenario-runs" / stamp).resolve()
         (self.out_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.services = Path(services or REPO / "vm-tests" / "services.toml").resolve()
+        self.services = Path(services or REPO / "nixos-modules" / "services.toml").resolve()
         self.bin_dir = Path(bin_dir or REPO / "target" / "debug").resolve()
         self.descriptions = {n: Path(p).resolve() for n, p in descriptions.items()}
         self.environment = environment or {}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The service manager of one test host of the namespace driver: the part of systemd a Triad
-scenario relies on, applied to the services of vm-tests/services.toml.
+scenario relies on, applied to the services of nixos-modules/services.toml.
 
 The driver starts one supervisor per host, inside the host's network namespace and in a
 private mount and UTS namespace. The supervisor
