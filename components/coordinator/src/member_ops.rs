@@ -12,6 +12,13 @@ use std::net::IpAddr;
 use tonic::Status;
 use tonic::transport::Channel;
 
+/// How long a learner this leader has just seen (a host that joined) is kept even though the
+/// leader's cluster file omits it and it is not active yet: a learner on a loaded machine took
+/// longer than the 3 s removal grace to answer, and a leader still running the old file then
+/// removed it again and again during a rolling change. A host that is really gone is removed
+/// this much later, which costs nothing.
+const JOIN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct MemberOps {
     node: NodeHandle,
     local_ip: IpAddr,
@@ -19,6 +26,8 @@ pub struct MemberOps {
     /// The term this member leads and since when: Raft's `recent_active` flags mean nothing
     /// until a new leader has heard from its peers for a while.
     leading: std::sync::Mutex<Option<(u64, std::time::Instant)>>,
+    /// When this member first saw each member id (as leader): the removal grace counts from it.
+    first_seen: std::sync::Mutex<std::collections::BTreeMap<u64, std::time::Instant>>,
 }
 
 fn valid_url(u: &str) -> bool {
@@ -29,7 +38,7 @@ fn valid_url(u: &str) -> bool {
 
 impl MemberOps {
     pub fn new(node: NodeHandle, local_ip: IpAddr) -> MemberOps {
-        MemberOps { node, local_ip, serial: tokio::sync::Mutex::new(()), leading: std::sync::Mutex::new(None) }
+        MemberOps { node, local_ip, serial: tokio::sync::Mutex::new(()), leading: std::sync::Mutex::new(None), first_seen: Default::default() }
     }
 
     pub fn members(&self) -> Vec<Member> {
@@ -178,7 +187,16 @@ impl MemberOps {
         };
         let _one_at_a_time = self.serial.lock().await;
         let members = self.node.core.read().sm.members.clone();
-        match membership::reconcile(&members, &st.progress, self.node.id, wanted) {
+        let young: std::collections::BTreeSet<u64> = {
+            let mut first_seen = self.first_seen.lock().unwrap();
+            let now = std::time::Instant::now();
+            first_seen.retain(|id, _| members.contains_key(id));
+            let join_grace = grace.max(JOIN_GRACE);
+            // Only learners: a host joins as one, while the host it replaces is a voter whose
+            // removal must not wait.
+            members.iter().filter(|(_, m)| m.is_learner).map(|(id, _)| *id).filter(|id| now.duration_since(*first_seen.entry(*id).or_insert(now)) < join_grace).collect()
+        };
+        match membership::reconcile(&members, &st.progress, self.node.id, wanted, &young) {
             Some(membership::Action::Remove(_)) if !settled => Ok(()),
             Some(membership::Action::Remove(id)) => {
                 tracing::info!(id = format!("{id:x}"), name = %members[&id].name, "removing a member that is down and no longer named in the cluster file");

@@ -99,17 +99,20 @@ pub enum Action {
 ///
 /// A member that is up is never removed automatically: during a rolling change of the cluster
 /// file the leader may still run with the old file, and must not throw out the new host that
-/// just joined. Members without a name were added by hand and are still starting; they are
-/// left alone. The leader is always up, so it never removes itself.
+/// just joined. Nor is a `young` member (a learner this leader has known only briefly): a host that has just joined is not "up" until it has answered the leader, and a
+/// leader still running the old file once removed one 95 ms after adding it. Members without
+/// a name were added by hand and are still starting; they are left alone. The leader is
+/// always up, so it never removes itself.
 pub fn reconcile(
     members: &BTreeMap<u64, Member>,
     progress: &BTreeMap<u64, PeerProgress>,
     leader_id: u64,
     wanted: &BTreeSet<String>,
+    young: &BTreeSet<u64>,
 ) -> Option<Action> {
     for m in members.values() {
         let up = progress.get(&m.id).is_some_and(|p| p.recent_active);
-        if m.name.is_empty() || wanted.contains(&m.name) || m.id == leader_id || up {
+        if m.name.is_empty() || wanted.contains(&m.name) || m.id == leader_id || up || young.contains(&m.id) {
             continue;
         }
         if check_remove_keeps_quorum(members, progress, m.id).is_ok() {
@@ -264,12 +267,12 @@ mod tests {
         let ms = members(&[member(1, "a", false), member(2, "b", false), member(3, "c", false), member(4, "d", true)]);
         let p = progress(&[(1, 100, true), (2, 100, true), (3, 40, false), (4, 95, true)]);
         let wanted = names(&["a", "b", "d"]);
-        assert_eq!(reconcile(&ms, &p, 1, &wanted), Some(Action::Remove(3)));
+        assert_eq!(reconcile(&ms, &p, 1, &wanted, &BTreeSet::new()), Some(Action::Remove(3)));
         let mut ms = ms;
         ms.remove(&3);
-        assert_eq!(reconcile(&ms, &p, 1, &wanted), Some(Action::Promote(4)));
+        assert_eq!(reconcile(&ms, &p, 1, &wanted, &BTreeSet::new()), Some(Action::Promote(4)));
         apply_change(&mut ms, ConfChangeType::AddNode, 4, Member::default());
-        assert_eq!(reconcile(&ms, &p, 1, &wanted), None);
+        assert_eq!(reconcile(&ms, &p, 1, &wanted, &BTreeSet::new()), None);
     }
 
     #[test]
@@ -278,14 +281,25 @@ mod tests {
         // d is far behind: no promotion yet. c unwanted but b is down: removing c would leave
         // only a active of {a, b}.
         let p = progress(&[(1, 100, true), (2, 100, false), (3, 100, true), (4, 10, true)]);
-        assert_eq!(reconcile(&ms, &p, 1, &names(&["a", "b", "d"])), None);
+        assert_eq!(reconcile(&ms, &p, 1, &names(&["a", "b", "d"]), &BTreeSet::new()), None);
         // Unnamed members (added by hand, not started yet) are left alone.
         let ms = members(&[member(1, "a", false), member(5, "", true)]);
-        assert_eq!(reconcile(&ms, &progress(&[(1, 5, true)]), 1, &names(&["a"])), None);
+        assert_eq!(reconcile(&ms, &progress(&[(1, 5, true)]), 1, &names(&["a"]), &BTreeSet::new()), None);
         // A member that is up is not removed even if this (possibly stale) file omits it: a
         // leader still running the old file must not remove the new host that just joined.
         let ms = members(&[member(1, "a", false), member(2, "b", false), member(3, "c", false), member(4, "d", true)]);
         let p = progress(&[(1, 9, true), (2, 9, true), (3, 0, false), (4, 9, true)]);
-        assert_eq!(reconcile(&ms, &p, 1, &names(&["a", "b", "c"])), None);
+        assert_eq!(reconcile(&ms, &p, 1, &names(&["a", "b", "c"]), &BTreeSet::new()), None);
+    }
+
+    #[test]
+    fn a_member_that_just_joined_is_not_removed_by_a_leader_with_the_old_file() {
+        // d just joined (a learner, not yet active); the leader's file still names a, b, c.
+        let ms = members(&[member(1, "a", false), member(2, "b", false), member(3, "c", false), member(4, "d", true)]);
+        let p = progress(&[(1, 100, true), (2, 100, true), (3, 100, true), (4, 0, false)]);
+        let wanted = names(&["a", "b", "c"]);
+        assert_eq!(reconcile(&ms, &p, 1, &wanted, &BTreeSet::from([4])), None, "young: kept");
+        // Known for longer than the grace and still down: it is removed.
+        assert_eq!(reconcile(&ms, &p, 1, &wanted, &BTreeSet::new()), Some(Action::Remove(4)));
     }
 }
