@@ -19,6 +19,7 @@ use crate::log::{self, Entry};
 use crate::store::Image;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::view::{Touched, View};
+use crate::write_stages::{Stage, WriteStages};
 
 pub struct Engine {
     pub me: String,
@@ -43,6 +44,8 @@ pub struct Engine {
     lifecycle: watch::Sender<Lifecycle>,
     /// The SQL catalog (cubes, pg_catalog, information_schema) and parser.
     pub sessions: crate::catalog::Sessions,
+    /// Where acknowledged writes spent their time (`/status`).
+    pub write_stages: Arc<WriteStages>,
 }
 
 impl Engine {
@@ -64,6 +67,7 @@ impl Engine {
             data_consumer: host.data_consumer,
             lifecycle: watch::channel(Lifecycle::default()).0,
             sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
+            write_stages: Arc::default(),
             cluster,
         })
     }
@@ -129,6 +133,7 @@ impl Engine {
     /// Cells of `local_only` cubes (Board's setting) never reach the log: they are applied
     /// here only, and are gone when this engine restarts.
     pub async fn write(&self, checked: Checked) -> Result<i64> {
+        let started = std::time::Instant::now();
         let Checked { entries, at } = checked;
         if self.write_local(&entries)? {
             return Ok(self.applied());
@@ -144,14 +149,17 @@ impl Engine {
             Phase::Starting | Phase::CatchingUp => bail!("this engine is not serving yet (starting or catching up with the change log)"),
         }
         let window = self.cluster.file().timings.upload_interval.get();
-        let committer = self.committer.get_or_init(|| Committer::start(self.db.clone(), self.me.clone(), window));
+        let committer = self.committer.get_or_init(|| Committer::start(self.db.clone(), self.me.clone(), window, self.write_stages.clone()));
         let pos = committer.commit(entries, at).await?;
+        let committed = std::time::Instant::now();
         let mut rx = self.applied.subscribe();
         let applied = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|a| *a >= pos || self.fault().is_some())).await;
         if let Some(f) = self.fault() {
             bail!("committed at log position {pos}, but this engine stopped applying the log: {f}");
         }
         applied.context("committed, but not applied here within 30 s")??;
+        self.write_stages.record(Stage::Apply, committed.elapsed());
+        self.write_stages.record(Stage::Total, started.elapsed());
         Ok(pos)
     }
 

@@ -4,16 +4,20 @@
 //! the commit fails, every write of the group fails and none is in the log. A write whose
 //! model was published again since it was checked is refused alone (`log::append_checked`).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Config};
 use triad_changelog::{Change, db, log};
 
+use crate::write_stages::{Stage, WriteStages};
+
 type Entries = Vec<Change>;
-/// Entries, the log position they were checked at, and where the outcome goes.
-type Request = (Entries, i64, oneshot::Sender<Result<i64, String>>);
+/// Entries, the log position they were checked at, where the outcome goes, and when they were
+/// handed over.
+type Request = (Entries, i64, oneshot::Sender<Result<i64, String>>, Instant);
 
 pub struct Committer {
     queue: mpsc::UnboundedSender<Request>,
@@ -21,9 +25,9 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the committing task (needs a tokio runtime).
-    pub fn start(db: Config, me: String, window: Duration) -> Committer {
+    pub fn start(db: Config, me: String, window: Duration, stages: Arc<WriteStages>) -> Committer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, db, me, window));
+        tokio::spawn(run(rx, db, me, window, stages));
         Committer { queue }
     }
 
@@ -32,12 +36,12 @@ impl Committer {
     /// committed.
     pub async fn commit(&self, entries: Entries, checked_at: i64) -> Result<i64> {
         let (tx, rx) = oneshot::channel();
-        self.queue.send((entries, checked_at, tx)).map_err(|_| anyhow!("the committer stopped"))?;
+        self.queue.send((entries, checked_at, tx, Instant::now())).map_err(|_| anyhow!("the committer stopped"))?;
         rx.await.map_err(|_| anyhow!("the committer stopped"))?.map_err(|e| anyhow!(e))
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Request>, config: Config, me: String, window: Duration) {
+async fn run(mut rx: mpsc::UnboundedReceiver<Request>, config: Config, me: String, window: Duration, stages: Arc<WriteStages>) {
     let mut client: Option<Client> = None;
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
@@ -59,20 +63,26 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Request>, config: Config, me: Strin
             if client.as_ref().is_none_or(|c| c.is_closed()) {
                 client = Some(db::connect(&config).await?);
             }
-            let writes: Vec<log::CheckedWrite> = group.iter().map(|(entries, checked_at, _)| log::CheckedWrite { changes: entries, checked_at: *checked_at }).collect();
-            log::append_checked(client.as_mut().unwrap(), &writes, &me).await
+            let started = Instant::now();
+            for (_, _, _, handed) in &group {
+                stages.record(Stage::Queue, started - *handed);
+            }
+            let writes: Vec<log::CheckedWrite> = group.iter().map(|(entries, checked_at, _, _)| log::CheckedWrite { changes: entries, checked_at: *checked_at }).collect();
+            let outcomes = log::append_checked(client.as_mut().unwrap(), &writes, &me).await;
+            stages.record(Stage::Commit, started.elapsed());
+            outcomes
         }
         .await;
         match result {
             Ok(outcomes) => {
-                for ((_, _, reply), outcome) in group.into_iter().zip(outcomes) {
+                for ((_, _, reply, _), outcome) in group.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
             }
             Err(e) => {
                 client = None; // reconnect next time: the primary may have moved
                 let why = format!("committing to the change log: {e:#}");
-                for (_, _, reply) in group {
+                for (_, _, reply, _) in group {
                     let _ = reply.send(Err(why.clone()));
                 }
             }

@@ -67,7 +67,7 @@ async fn health(State(a): State<Api>) -> Response {
 async fn status(State(a): State<Api>) -> Json<Value> {
     let view = a.engine.view();
     let cubes: Vec<Value> = view.cubes.iter().map(|((m, c), s)| json!({"cube": format!("{m}.{c}"), "cells": s.cells})).collect();
-    Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": view.applied, "cubes": cubes}))
+    Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": view.applied, "cubes": cubes, "bytes": view.bytes, "write_stages": a.engine.write_stages.to_json()}))
 }
 
 async fn metrics(State(a): State<Api>) -> String {

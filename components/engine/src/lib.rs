@@ -44,6 +44,7 @@ pub mod session;
 pub mod settings;
 pub mod single_value;
 pub mod snapshot;
+pub mod snapshot_codec;
 pub mod snapshot_writer;
 pub mod sql;
 pub mod store;
@@ -51,6 +52,7 @@ pub mod subqueries;
 pub mod txn;
 pub mod update;
 pub mod view;
+pub mod write_stages;
 
 // The model, the cell check and the change log live in triad-changelog (shared with the
 // designer); re-exported under their old paths.

@@ -75,14 +75,14 @@ impl Snapshot {
 pub async fn load_latest(c: &Client) -> Result<Option<(Image, HashMap<String, String>)>> {
     let Some(row) = c.query_opt("SELECT image FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 1", &[]).await? else { return Ok(None) };
     let bytes: Vec<u8> = row.get(0);
-    let restored = tokio::task::spawn_blocking(move || serde_json::from_slice::<Snapshot>(&bytes).context("reading the newest snapshot")?.restore()).await??;
+    let restored = tokio::task::spawn_blocking(move || crate::snapshot_codec::decode(&bytes).context("reading the newest snapshot")?.restore()).await??;
     Ok(Some(restored))
 }
 
 /// Stores a snapshot and keeps only the two newest.
 pub async fn save(c: &Client, s: Snapshot, by: &str) -> Result<()> {
     let pos = s.pos;
-    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(&s)).await??;
+    let bytes = tokio::task::spawn_blocking(move || crate::snapshot_codec::encode(&s)).await??;
     c.execute("INSERT INTO triad_engine.snapshots (pos, taken_by, image) VALUES ($1, $2, $3) ON CONFLICT (pos) DO NOTHING", &[&pos, &by, &bytes]).await?;
     c.execute("DELETE FROM triad_engine.snapshots WHERE pos < (SELECT min(pos) FROM (SELECT pos FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 2) newest)", &[]).await?;
     Ok(())
@@ -107,8 +107,8 @@ mod tests {
         image.applied = 42;
         let users = HashMap::from([("ana".to_string(), "$argon2id$x".to_string())]);
         let snap = Snapshot::take(&image, &users);
-        let bytes = serde_json::to_vec(&snap).unwrap();
-        let (back, users_back) = serde_json::from_slice::<Snapshot>(&bytes).unwrap().restore().unwrap();
+        let bytes = crate::snapshot_codec::encode(&snap).unwrap();
+        let (back, users_back) = crate::snapshot_codec::decode(&bytes).unwrap().restore().unwrap();
         assert_eq!(back.applied, 42);
         assert_eq!(users_back, users);
         let mut a = image.cube("s", "c").unwrap().cells();
