@@ -8,14 +8,30 @@
 use serde::Deserialize;
 use triad_changelog::model::{Aggregation, Cube, Dimension, Measure, MeasureType, Model};
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// One edit of a model; `op` says which. Forms and the API's `edit` field both parse into it.
+#[derive(Debug, Clone, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Edit {
     AddCube { name: String },
     RemoveCube { cube: String },
-    AddDimension { cube: String, name: String, #[serde(default)] members: String },
+    AddDimension {
+        cube: String,
+        name: String,
+        /// Comma-separated; empty for an open dimension (any member).
+        #[serde(default)]
+        members: String,
+    },
     RemoveDimension { cube: String, name: String },
-    AddMeasure { cube: String, name: String, #[serde(rename = "type")] kind: String, #[serde(default)] aggregation: String },
+    AddMeasure {
+        cube: String,
+        name: String,
+        /// integer, decimal or float.
+        #[serde(rename = "type")]
+        kind: String,
+        /// sum (the default), min, max, avg or count.
+        #[serde(default)]
+        aggregation: String,
+    },
     RemoveMeasure { cube: String, name: String },
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `active` (active/passive by a coordinator lease), `db` (state in the cluster database),
 //! `editor` (model edits), `roles` (rights), `auth` (passwords,
-//! sessions), `html` (pages), `web` (routes), `openapi` (the API document).
+//! sessions), `html` (page templates), `web` (routes: pages and API), `openapi` (the API document,
+//! generated from the API's routes).
 
 pub mod active;
 pub mod auth;
