@@ -266,7 +266,7 @@ impl Engine {
 
     /// A starting engine begins from the newest snapshot, then applies the log after it.
     async fn load_snapshot(&self, client: &tokio_postgres::Client) -> Result<()> {
-        let Some((image, users)) = crate::snapshot::load_latest(client).await? else { return Ok(()) };
+        let Some((image, users)) = crate::snapshot_table::load_latest(client).await? else { return Ok(()) };
         let pos = image.applied;
         let cells: usize = image.cubes.values().map(|c| c.len()).sum();
         {
@@ -336,7 +336,7 @@ impl Engine {
             }
             let _ = closed_tx.send(());
         });
-        log::migrate(&client, crate::snapshot::DDL).await?;
+        log::migrate(&client, crate::snapshot_table::DDL).await?;
         if self.applied() == 0 && self.data_consumer {
             // A snapshot that cannot be read (written by another version, damaged) only costs
             // time: the whole log is still there.

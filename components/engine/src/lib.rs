@@ -45,6 +45,7 @@ pub mod settings;
 pub mod single_value;
 pub mod snapshot;
 pub mod snapshot_codec;
+pub mod snapshot_table;
 pub mod snapshot_writer;
 pub mod sql;
 pub mod store;

@@ -5,23 +5,17 @@
 //! restarts, they do not replace the log. `local_only` cubes are never in a snapshot (their
 //! cells belong to one engine), and an engine with `data_consumer = false` neither loads nor
 //! writes snapshots (its image deliberately differs from the others').
+//!
+//! This module is the image ↔ snapshot mapping; the bytes are `snapshot_codec`'s and the table
+//! `snapshot_table`'s.
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::Client;
 
 use crate::model::Model;
 use crate::store::{Columns, Image};
-
-pub const DDL: &str = "
-CREATE TABLE IF NOT EXISTS triad_engine.snapshots (
-    pos      bigint PRIMARY KEY,
-    taken_by text NOT NULL,
-    taken_at timestamptz NOT NULL DEFAULT now(),
-    image    bytea NOT NULL
-);";
 
 /// The coordinator key whose holder writes the snapshots (`snapshot_writer`).
 pub const KEY: &str = "engine/snapshot";
@@ -69,25 +63,6 @@ impl Snapshot {
     }
 }
 
-/// The newest snapshot, restored to an image (its log position in `image.applied`).
-/// Parsing and indexing millions of cells is CPU work for seconds: it runs off the async
-/// threads, so the registration lease keeps being renewed meanwhile.
-pub async fn load_latest(c: &Client) -> Result<Option<(Image, HashMap<String, String>)>> {
-    let Some(row) = c.query_opt("SELECT image FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 1", &[]).await? else { return Ok(None) };
-    let bytes: Vec<u8> = row.get(0);
-    let restored = tokio::task::spawn_blocking(move || crate::snapshot_codec::decode(&bytes).context("reading the newest snapshot")?.restore()).await??;
-    Ok(Some(restored))
-}
-
-/// Stores a snapshot and keeps only the two newest.
-pub async fn save(c: &Client, s: Snapshot, by: &str) -> Result<()> {
-    let pos = s.pos;
-    let bytes = tokio::task::spawn_blocking(move || crate::snapshot_codec::encode(&s)).await??;
-    c.execute("INSERT INTO triad_engine.snapshots (pos, taken_by, image) VALUES ($1, $2, $3) ON CONFLICT (pos) DO NOTHING", &[&pos, &by, &bytes]).await?;
-    c.execute("DELETE FROM triad_engine.snapshots WHERE pos < (SELECT min(pos) FROM (SELECT pos FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 2) newest)", &[]).await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,8 +82,7 @@ mod tests {
         image.applied = 42;
         let users = HashMap::from([("ana".to_string(), "$argon2id$x".to_string())]);
         let snap = Snapshot::take(&image, &users);
-        let bytes = crate::snapshot_codec::encode(&snap).unwrap();
-        let (back, users_back) = crate::snapshot_codec::decode(&bytes).unwrap().restore().unwrap();
+        let (back, users_back) = snap.restore().unwrap();
         assert_eq!(back.applied, 42);
         assert_eq!(users_back, users);
         let mut a = image.cube("s", "c").unwrap().cells();

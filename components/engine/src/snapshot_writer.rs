@@ -7,7 +7,8 @@ use std::sync::Arc;
 use triad_dcs::Dcs;
 
 use crate::engine::Engine;
-use crate::snapshot::{KEY, Snapshot, save};
+use crate::snapshot::{KEY, Snapshot};
+use crate::snapshot_table::save;
 
 /// The snapshot writer: while this engine holds the snapshot key, every `snapshot_interval`.
 pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64, session: tokio::sync::watch::Receiver<triad_dcs::SessionState>) {
