@@ -2,6 +2,8 @@
 //! only parses arguments and dispatches.
 
 mod cmd;
+mod coordinator_api;
+mod table;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

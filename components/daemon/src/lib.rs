@@ -6,6 +6,8 @@
 //! holds the daemon's listeners: a listener that ends, with an error or without one, ends the
 //! daemon with an error naming it, so a dead port never hides behind a live process.
 
+pub mod metrics;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -24,6 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use triad_daemon::metrics::{self, Scrape};
 
 use crate::cluster::Departures;
 use crate::engine::Engine;
@@ -70,17 +71,14 @@ async fn status(State(a): State<Api>) -> Json<Value> {
     Json(json!({"host": a.engine.me, "serving": a.engine.serving(), "applied": view.applied, "cubes": cubes, "bytes": view.bytes, "write_stages": a.engine.write_stages.to_json()}))
 }
 
-async fn metrics(State(a): State<Api>) -> String {
+async fn metrics(State(a): State<Api>) -> Response {
     let view = a.engine.view();
-    let mut s = format!(
-        "# TYPE triad_engine_serving gauge\ntriad_engine_serving {}\n# TYPE triad_engine_applied_position counter\ntriad_engine_applied_position {}\n# TYPE triad_engine_cube_cells gauge\n",
-        a.engine.serving() as u8,
-        view.applied
-    );
-    for ((m, c), cube) in &view.cubes {
-        s += &format!("triad_engine_cube_cells{{cube=\"{m}.{c}\"}} {}\n", cube.cells);
-    }
-    s
+    let mut m = Scrape::new();
+    m.gauge("triad_engine_serving", "1 while this engine serves (registered, caught up, peers reached, not leaving)", a.engine.serving() as u64);
+    m.gauge("triad_engine_applied_position", "Position of the last change-log entry applied to this engine's image", view.applied.max(0) as u64);
+    let cells = view.cubes.iter().map(|((model, cube), c)| (vec![("cube", format!("{model}.{cube}"))], c.cells as u64));
+    m.gauges("triad_engine_cube_cells", "Cells of each cube held by this engine", cells);
+    ([(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)], m.text()).into_response()
 }
 
 async fn models(State(a): State<Api>) -> Json<Value> {

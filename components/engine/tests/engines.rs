@@ -4,7 +4,6 @@
 //! PostgreSQL's answers on the same data, and fencing when the coordinator is lost.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,14 +42,21 @@ fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// A request to an engine's HTTP API: its status and body (status 0 when it does not answer).
 fn http(ip: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&format!("{ip}:8080").parse().unwrap(), Duration::from_secs(2)) else { return (0, String::new()) };
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+    let client = reqwest::blocking::Client::builder().connect_timeout(Duration::from_secs(2)).timeout(Duration::from_secs(30)).build().unwrap();
+    let request = client.request(method.parse().unwrap(), format!("http://{ip}:8080{path}"));
+    match request.header("content-type", "application/json").body(body.to_string()).send() {
+        Ok(answer) => (answer.status().as_u16(), answer.text().unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// An engine's `/metrics`, checked to be Prometheus text with its content type, by sample.
+fn metrics(ip: &str) -> std::collections::BTreeMap<String, f64> {
+    let answer = reqwest::blocking::get(format!("http://{ip}:8080/metrics")).unwrap();
+    assert_eq!(answer.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    triad_testkit::prometheus::parse(&answer.text().unwrap()).unwrap()
 }
 
 fn psql(ip: &str, password: &str, sql: &str) -> Result<String, String> {
@@ -231,6 +237,22 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     assert_eq!(psql(&e2, "secret", checksum).unwrap(), psql(&e1, "secret", checksum).unwrap(), "the restarted engine's image");
     let checksum = "SELECT count(*), round(sum(x), 6), sum(y) FROM d.diff";
     assert_eq!(psql(&e2, "secret", checksum).unwrap(), psql(&e1, "secret", checksum).unwrap());
+
+    // /metrics tells what /api/status tells: serving, the applied position, cells per cube
+    // (the local_only cube has its cell on e1 only).
+    for e in [&e1, &e2] {
+        let m = metrics(e);
+        let status: serde_json::Value = serde_json::from_str(&http(e, "GET", "/api/status", "").1).unwrap();
+        assert_eq!(m["triad_engine_serving"], 1.0, "{m:?}");
+        assert_eq!(m["triad_engine_applied_position"], status["applied"].as_f64().unwrap(), "{m:?}");
+        for cube in status["cubes"].as_array().unwrap() {
+            let sample = format!("triad_engine_cube_cells{{cube=\"{}\"}}", cube["cube"].as_str().unwrap());
+            assert_eq!(m.get(&sample), Some(&cube["cells"].as_f64().unwrap()), "{sample} in {m:?}");
+        }
+        assert_eq!(m.len(), 2 + status["cubes"].as_array().unwrap().len(), "{m:?}");
+        let scratch = if e == &e1 { 1.0 } else { 0.0 };
+        assert_eq!(m.get("triad_engine_cube_cells{cube=\"sales.scratch\"}"), Some(&scratch), "{m:?}");
+    }
 
     // The coordinator is lost: both engines leave (exit non-zero) within their lease.
     etcd[0].kill();

@@ -23,6 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use triad_daemon::metrics::{self, Scrape};
 
 use crate::ha::Shared;
 
@@ -131,18 +132,15 @@ async fn history(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
-    let primary = is_primary(&s) as u8;
-    let replica = is_replica(&s) as u8;
+    let (primary, replica) = (is_primary(&s), is_replica(&s));
     let v = s.view.lock().unwrap().clone();
-    let scope = &v.cluster;
-    let text = format!(
-        "# HELP triad_keeper_primary 1 if this host is the lease-holding primary.\n# TYPE triad_keeper_primary gauge\ntriad_keeper_primary{{scope=\"{scope}\"}} {primary}\n\
-         # HELP triad_keeper_replica 1 if this host is a streaming standby.\n# TYPE triad_keeper_replica gauge\ntriad_keeper_replica{{scope=\"{scope}\"}} {replica}\n\
-         # HELP triad_keeper_postgres_running 1 if PostgreSQL runs.\n# TYPE triad_keeper_postgres_running gauge\ntriad_keeper_postgres_running{{scope=\"{scope}\"}} {}\n\
-         # HELP triad_keeper_timeline PostgreSQL timeline.\n# TYPE triad_keeper_timeline gauge\ntriad_keeper_timeline{{scope=\"{scope}\"}} {}\n\
-         # HELP triad_keeper_wal_position_bytes WAL position (written on the primary, replayed on standbys).\n# TYPE triad_keeper_wal_position_bytes counter\ntriad_keeper_wal_position_bytes{{scope=\"{scope}\"}} {}\n\
-         # HELP triad_keeper_dcs_ok 1 if the coordinator answered the last round.\n# TYPE triad_keeper_dcs_ok gauge\ntriad_keeper_dcs_ok{{scope=\"{scope}\"}} {}\n",
-        v.running as u8, v.timeline, v.lsn, v.dcs_ok as u8
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let scope = || vec![("scope", v.cluster.clone())];
+    let mut m = Scrape::new();
+    m.gauges("triad_keeper_primary", "1 if this host is the lease-holding primary", [(scope(), primary as u64)]);
+    m.gauges("triad_keeper_replica", "1 if this host is a streaming standby", [(scope(), replica as u64)]);
+    m.gauges("triad_keeper_postgres_running", "1 if PostgreSQL runs", [(scope(), v.running as u64)]);
+    m.gauges("triad_keeper_timeline", "PostgreSQL timeline", [(scope(), v.timeline.into())]);
+    m.gauges("triad_keeper_wal_position_bytes", "WAL position (written on the primary, replayed on standbys)", [(scope(), v.lsn)]);
+    m.gauges("triad_keeper_dcs_ok", "1 if the coordinator answered the last round", [(scope(), v.dcs_ok as u64)]);
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], m.text()).into_response()
 }

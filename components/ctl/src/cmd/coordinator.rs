@@ -1,7 +1,8 @@
 //! `triadctl coordinator status`: every coordinator endpoint's view (id, leader, learner,
 //! Raft term and indexes, errors), or why it did not answer.
 
-use super::members::{Target, status, table};
+use crate::coordinator_api::{Target, status};
+use crate::table::table;
 use clap::Subcommand;
 use std::process::ExitCode;
 
@@ -21,20 +22,20 @@ pub fn run(cmd: CoordinatorCmd) -> anyhow::Result<ExitCode> {
     for (url, s) in eps.iter().zip(&answers) {
         match s {
             Some(s) => {
-                let h = s.header.clone().unwrap_or_default();
-                if s.leader != 0 && s.errors.is_empty() {
+                let (member_id, revision) = s.header().map_or((0, 0), |h| (h.member_id(), h.revision()));
+                if s.leader() != 0 && s.errors().is_empty() {
                     healthy += 1;
                 }
                 rows.push([
                     url.clone(),
-                    format!("{:x}", h.member_id),
-                    if s.leader == h.member_id { "yes".into() } else { format!("{:x}", s.leader) },
-                    s.is_learner.to_string(),
-                    s.raft_term.to_string(),
-                    s.raft_index.to_string(),
-                    s.raft_applied_index.to_string(),
-                    h.revision.to_string(),
-                    s.errors.join("; "),
+                    format!("{member_id:x}"),
+                    if s.leader() == member_id { "yes".into() } else { format!("{:x}", s.leader()) },
+                    s.is_learner().to_string(),
+                    s.raft_term().to_string(),
+                    s.raft_index().to_string(),
+                    s.raft_applied_index().to_string(),
+                    revision.to_string(),
+                    s.errors().join("; "),
                 ]);
             }
             None => rows.push([url.clone(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "unreachable".into()]),

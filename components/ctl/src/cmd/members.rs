@@ -1,71 +1,12 @@
 //! `triadctl members list|add|remove|promote`: the coordinator's member list through the etcd
 //! v3 Cluster API (works against triad-coordinator and against an external etcd).
 
-use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use crate::coordinator_api::{Member, Target, first_answer, list_members, status};
+use crate::table::table;
+use anyhow::bail;
+use clap::Subcommand;
+use etcd_client::MemberAddOptions;
 use std::process::ExitCode;
-use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
-use triad_coordinator::pb::etcdserverpb::{
-    Member, MemberAddRequest, MemberListRequest, MemberPromoteRequest, MemberRemoveRequest, StatusRequest, StatusResponse,
-    cluster_client::ClusterClient, maintenance_client::MaintenanceClient,
-};
-
-/// Where the coordinator is: the cluster file's coordinator hosts, or explicit endpoints.
-#[derive(Args, Clone)]
-pub struct Target {
-    /// The cluster file (its coordinator hosts, or `coordinator.external_endpoints`).
-    #[arg(long, env = "TRIAD_CONFIG", default_value = "/etc/triad/cluster.toml")]
-    pub config: PathBuf,
-    /// Comma-separated client URLs instead of the cluster file's (e.g. http://10.0.0.1:2379).
-    #[arg(long, value_delimiter = ',')]
-    pub endpoints: Vec<String>,
-}
-
-impl Target {
-    pub fn endpoints(&self) -> anyhow::Result<Vec<String>> {
-        if !self.endpoints.is_empty() {
-            return Ok(self.endpoints.clone());
-        }
-        let cluster = triad_config::Cluster::load(&self.config)?;
-        Ok(cluster.dcs_endpoints())
-    }
-}
-
-pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("bad endpoint {url:?}"))?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy())
-}
-
-/// Runs `f` against each endpoint in turn until one answers.
-pub async fn first_answer<T, F, Fut>(endpoints: &[String], mut f: F) -> anyhow::Result<T>
-where
-    F: FnMut(Channel) -> Fut,
-    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
-{
-    let mut last = None;
-    for url in endpoints {
-        match f(channel(url)?).await {
-            Ok(v) => return Ok(v),
-            // An answer from the server is final (e.g. "member not found"); try others only
-            // when this endpoint could not be reached.
-            Err(s) if s.code() != tonic::Code::Unavailable && s.code() != tonic::Code::DeadlineExceeded => {
-                bail!("{url}: {}", s.message())
-            }
-            Err(s) => last = Some(format!("{url}: {}", s.message())),
-        }
-    }
-    bail!("no coordinator endpoint answered ({})", last.unwrap_or_else(|| "no endpoints".into()))
-}
-
-pub async fn status(url: &str) -> Option<StatusResponse> {
-    let mut m = MaintenanceClient::new(channel(url).ok()?);
-    tokio::time::timeout(Duration::from_secs(3), m.status(StatusRequest {})).await.ok()?.ok().map(|r| r.into_inner())
-}
 
 #[derive(Subcommand)]
 pub enum MembersCmd {
@@ -100,13 +41,6 @@ pub fn run(cmd: MembersCmd) -> anyhow::Result<ExitCode> {
     rt.block_on(run_async(cmd))
 }
 
-async fn list_members(eps: &[String]) -> anyhow::Result<Vec<Member>> {
-    first_answer(eps, |ch| async move {
-        Ok(ClusterClient::new(ch).member_list(MemberListRequest { linearizable: true }).await?.into_inner().members)
-    })
-    .await
-}
-
 /// A member named either by its name or by its id in hexadecimal.
 fn resolve(members: &[Member], which: &str) -> anyhow::Result<u64> {
     if let Some(m) = members.iter().find(|m| m.name == which) {
@@ -129,7 +63,7 @@ async fn run_async(cmd: MembersCmd) -> anyhow::Result<ExitCode> {
             let mut leader = 0;
             for url in &eps {
                 if let Some(s) = status(url).await {
-                    leader = s.leader;
+                    leader = s.leader();
                     break;
                 }
             }
@@ -137,24 +71,23 @@ async fn run_async(cmd: MembersCmd) -> anyhow::Result<ExitCode> {
         }
         MembersCmd::Add { target, peer_url, learner } => {
             let eps = target.endpoints()?;
-            let r = first_answer(&eps, |ch| {
-                let req = MemberAddRequest { peer_ur_ls: vec![peer_url.clone()], is_learner: learner };
-                async move { Ok(ClusterClient::new(ch).member_add(req).await?.into_inner()) }
+            let m = first_answer(&eps, |mut c| {
+                let (urls, options) = (vec![peer_url.clone()], learner.then(|| MemberAddOptions::new().with_is_learner()));
+                async move { Ok(c.member_add(urls, options).await?.member().map(Member::from).unwrap_or_default()) }
             })
             .await?;
-            let m = r.member.unwrap_or_default();
             println!("added member {:x} ({}) with peer URL {peer_url}", m.id, if m.is_learner { "learner" } else { "voter" });
         }
         MembersCmd::Remove { target, member } => {
             let eps = target.endpoints()?;
             let id = resolve(&list_members(&eps).await?, &member)?;
-            first_answer(&eps, |ch| async move { Ok(ClusterClient::new(ch).member_remove(MemberRemoveRequest { id }).await?.into_inner()) }).await?;
+            first_answer(&eps, |mut c| async move { c.member_remove(id).await }).await?;
             println!("removed member {id:x}");
         }
         MembersCmd::Promote { target, member } => {
             let eps = target.endpoints()?;
             let id = resolve(&list_members(&eps).await?, &member)?;
-            first_answer(&eps, |ch| async move { Ok(ClusterClient::new(ch).member_promote(MemberPromoteRequest { id }).await?.into_inner()) }).await?;
+            first_answer(&eps, |mut c| async move { c.member_promote(id).await }).await?;
             println!("promoted member {id:x} to voter");
         }
     }
@@ -172,22 +105,11 @@ pub fn render_list(members: &[Member], leader: u64) -> String {
             format!("{:x}", m.id),
             if m.name.is_empty() { "(unstarted)".into() } else { m.name.clone() },
             role.into(),
-            m.peer_ur_ls.join(","),
-            m.client_ur_ls.join(","),
+            m.peer_urls.join(","),
+            m.client_urls.join(","),
         ]);
     }
     table(&rows)
-}
-
-pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for r in rows {
-        let cells: Vec<String> = r.iter().zip(&widths).map(|(s, w)| format!("{s:<w$}")).collect();
-        out += cells.join("  ").trim_end();
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -197,9 +119,9 @@ mod tests {
     #[test]
     fn list_marks_leader_and_learners_and_resolves_names() {
         let ms = vec![
-            Member { id: 0xa, name: "b".into(), peer_ur_ls: vec!["http://b:2380".into()], client_ur_ls: vec![], is_learner: false },
-            Member { id: 0xb, name: "a".into(), peer_ur_ls: vec!["http://a:2380".into()], client_ur_ls: vec![], is_learner: true },
-            Member { id: 0xc, name: "c".into(), peer_ur_ls: vec!["http://c:2380".into()], client_ur_ls: vec![], is_learner: false },
+            Member { id: 0xa, name: "b".into(), peer_urls: vec!["http://b:2380".into()], client_urls: vec![], is_learner: false },
+            Member { id: 0xb, name: "a".into(), peer_urls: vec!["http://a:2380".into()], client_urls: vec![], is_learner: true },
+            Member { id: 0xc, name: "c".into(), peer_urls: vec!["http://c:2380".into()], client_urls: vec![], is_learner: false },
         ];
         let t = render_list(&ms, 0xc);
         let lines: Vec<&str> = t.lines().collect();

@@ -155,15 +155,11 @@ impl Drop for TestCluster {
     }
 }
 
+/// GET on a keeper's API: its status and body, or None when it does not answer in time.
 pub fn http_get(ip: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&format!("{ip}:8008").parse().unwrap(), Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string()))
+    let client = reqwest::blocking::Client::builder().connect_timeout(Duration::from_secs(2)).timeout(Duration::from_secs(3)).build().ok()?;
+    let answer = client.get(format!("http://{ip}:8008{path}")).send().ok()?;
+    Some((answer.status().as_u16(), answer.text().ok()?))
 }
 
 pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
