@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /health` | 200 while serving (registered, caught up, peers reached, not leaving), else 503 |
 //! | `GET /metrics` | Prometheus text |
-//! | `GET /api/status` | host, applied log position, cubes and their cell counts |
+//! | `GET /api/status` | host, applied log position, cubes and their cell counts, image bytes, write stages (`write_stages`) |
 //! | `GET /api/models` | the published models |
 //! | `POST /api/models/validate` | body: a model; 200 or 422 with `errors: [{path, message}]` |
 //! | `POST /api/models` | body `{"model": {...}, "published_by": "..."}`: publish to every engine (one log entry) |
