@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::tls::NoTlsStream;
+use tokio_postgres::{Client, Config, Connection, NoTls, Socket};
 
 /// The cluster database as `application` on host `me` sees it.
 pub fn config(cluster: &triad_config::Cluster, me: &str, application: &str) -> Result<Config> {
@@ -36,9 +37,23 @@ pub fn config(cluster: &triad_config::Cluster, me: &str, application: &str) -> R
     Ok(c)
 }
 
+/// The whole connection set-up (TCP, then the start-up exchange through the internal HAProxy)
+/// is bounded by `connect_timeout`: the driver applies it to the TCP connect alone, which to
+/// the local HAProxy always succeeds at once, while HAProxy itself may still be trying the
+/// primary that just vanished (4 s a try, 3 retries: a replication loop waited 16 s in a
+/// host-replacement scenario, and every write with it). Given up early, the next attempt
+/// goes to the server HAProxy has meanwhile found to be the primary.
+pub async fn connect_raw(config: &Config) -> Result<(Client, Connection<Socket, NoTlsStream>)> {
+    let limit = config.get_connect_timeout().copied().unwrap_or(Duration::from_secs(3));
+    match tokio::time::timeout(limit, config.connect(NoTls)).await {
+        Ok(connected) => connected.context("connecting to the cluster database"),
+        Err(_) => anyhow::bail!("connecting to the cluster database: no answer within {limit:?} (the primary may be changing)"),
+    }
+}
+
 /// Connects; the connection's task runs until the client is dropped or the link fails.
 pub async fn connect(config: &Config) -> Result<Client> {
-    let (client, conn) = config.connect(NoTls).await.context("connecting to the cluster database")?;
+    let (client, conn) = connect_raw(config).await?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "cluster database connection ended");
@@ -66,5 +81,23 @@ mod tests {
         assert_eq!(c.get_tcp_user_timeout(), Some(&cluster.file().timings.keeper_ttl.get()));
         assert!(c.get_keepalives());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_accepts_and_never_answers_is_given_up_on_within_the_connect_timeout() {
+        // What the internal HAProxy looks like while it still tries a vanished primary.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let (_socket, _) = silent.accept().await.unwrap();
+            std::future::pending::<()>().await
+        });
+        let mut c = Config::new();
+        c.host("127.0.0.1").port(port).user("triad").dbname("triad").connect_timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let e = format!("{:#}", connect(&c).await.unwrap_err());
+        assert!(started.elapsed() < Duration::from_secs(2), "gave up after {:?}", started.elapsed());
+        assert!(e.contains("no answer within 300ms"), "{e}");
+        held.abort();
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use triad_changelog::Change;
 use triad_config::Cluster;
 
@@ -322,7 +322,7 @@ impl Engine {
     }
 
     async fn follow(&self, wake: &Arc<Notify>, interval: Duration) -> Result<()> {
-        let (client, mut conn) = self.db.connect(NoTls).await.context("connecting to the cluster database")?;
+        let (client, mut conn) = triad_changelog::db::connect_raw(&self.db).await?;
         let notify = wake.clone();
         let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
