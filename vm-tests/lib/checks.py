@@ -277,6 +277,22 @@ def check_no_failover(p, history, started, settle=7):
         note(f"{p.name} kept the primary; its PostgreSQL was {'fenced and restarted (the fault came close to the lease deadline)' if restarted else 'never stopped'}")
 
 
+
+def primary_keeps_its_role(scenario, title, fault):
+    """The no-failover scenarios: with the cluster serving, its synchronous standby in place and
+    the workload running, `fault(primary)` runs as the subtest `title(primary)`; then the
+    primary must still be the primary, with nothing recorded, clients served, nothing lost."""
+    cluster_serving()
+    host1, host2 = primary_and_standby()
+    wait_sync_standby(host1, [host2])
+    start_workload()
+    history, started = keeper_history(host1), postmaster_started(host1)
+    with subtest(title(host1)):
+        fault(host1)
+    check_no_failover(host1, history, started)
+    workload_progresses()
+    finish(scenario, standbys=[host2], engines=[host1, host2])
+
 # --- the end of every scenario ---
 
 def check_one_primary(apps):

@@ -5,17 +5,11 @@
 # primary once the lease is renewed: the scenario prints which happened.)
 SCENARIO = "network-stall"
 
-cluster_serving()
-host1, host2 = primary_and_standby()
-wait_sync_standby(host1, [host2])
-start_workload()
-history, started = keeper_history(host1), postmaster_started(host1)
 
-with subtest(f"the network of {host1.name} stalls for 2 s"):
+def fault(host1):
     host1.block()
     time.sleep(2)
     host1.unblock()
 
-check_no_failover(host1, history, started)
-workload_progresses()
-finish(SCENARIO, standbys=[host2], engines=[host1, host2])
+
+primary_keeps_its_role(SCENARIO, lambda host1: f"the network of {host1.name} stalls for 2 s", fault)
