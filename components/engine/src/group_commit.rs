@@ -64,18 +64,20 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Request>, config: Config, me: Strin
                 client = Some(db::connect(&config).await?);
             }
             let started = Instant::now();
-            for (_, _, _, handed) in &group {
-                stages.record(Stage::Queue, started - *handed);
-            }
             let writes: Vec<log::CheckedWrite> = group.iter().map(|(entries, checked_at, _, _)| log::CheckedWrite { changes: entries, checked_at: *checked_at }).collect();
-            let outcomes = log::append_checked(client.as_mut().unwrap(), &writes, &me).await;
-            stages.record(Stage::Commit, started.elapsed());
-            outcomes
+            let outcomes = log::append_checked(client.as_mut().unwrap(), &writes, &me).await?;
+            anyhow::Ok((outcomes, started))
         }
         .await;
         match result {
-            Ok(outcomes) => {
-                for ((_, _, reply, _), outcome) in group.into_iter().zip(outcomes) {
+            Ok((outcomes, started)) => {
+                // Per acknowledged write, as `apply` and `total` are counted.
+                let took = started.elapsed();
+                for ((_, _, reply, handed), outcome) in group.into_iter().zip(outcomes) {
+                    if outcome.is_ok() {
+                        stages.record(Stage::Queue, started - handed);
+                        stages.record(Stage::Commit, took);
+                    }
                     let _ = reply.send(outcome);
                 }
             }

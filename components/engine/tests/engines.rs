@@ -253,6 +253,14 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
         let scratch = if e == &e1 { 1.0 } else { 0.0 };
         assert_eq!(m.get("triad_engine_cube_cells{cube=\"sales.scratch\"}"), Some(&scratch), "{m:?}");
     }
+    // e1's acknowledged writes each passed every stage once, and each is in the histograms.
+    let stages = &serde_json::from_str::<serde_json::Value>(&http(&e1, "GET", "/api/status", "").1).unwrap()["write_stages"];
+    let count = |s: &str| stages[s]["count"].as_u64().unwrap();
+    assert!(count("total") > 0, "{stages}");
+    for s in ["queue", "commit", "apply"] {
+        assert_eq!(count(s), count("total"), "{s} in {stages}");
+        assert_eq!(stages[s]["buckets"].as_array().unwrap().last().unwrap()[1].as_u64(), Some(count(s)), "{s} in {stages}");
+    }
 
     // The coordinator is lost: both engines leave (exit non-zero) within their lease.
     etcd[0].kill();
