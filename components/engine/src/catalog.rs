@@ -132,13 +132,15 @@ impl Sessions {
     }
 }
 
-/// `ctx` with `pgtyping`'s rule placed before DataFusion's type coercion (which then fits the
-/// rest of the plan around PostgreSQL's types); the analyzer's function rewrites are kept.
+/// `ctx` with `group_keys`' and `pgtyping`'s rules placed before DataFusion's type coercion
+/// (which then fits the rest of the plan around PostgreSQL's types); the analyzer's function
+/// rewrites are kept.
 fn with_pg_typing(ctx: SessionContext) -> DfResult<SessionContext> {
     let state = ctx.state();
     let mut rules = state.analyzer().rules.clone();
     let at = rules.iter().position(|r| r.name() == "type_coercion").unwrap_or(0);
     rules.insert(at, Arc::new(crate::pgtyping::PgTyping));
+    rules.insert(at, Arc::new(crate::group_keys::DictionaryGroupKeys));
     let rewrites = state.analyzer().function_rewrites().to_vec();
     let mut state = SessionStateBuilder::new_from_existing(state).with_analyzer_rules(rules).build();
     for rewrite in rewrites {

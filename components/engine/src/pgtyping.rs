@@ -86,9 +86,14 @@ fn node_types(e: Expr, schema: &DFSchema, zone: &Arc<str>) -> Result<Transformed
             f.args.push(Expr::Cast(Cast::new(Box::new(day), DataType::Timestamp(TimeUnit::Nanosecond, Some(zone.clone())))));
             Ok(Transformed::yes(Expr::ScalarFunction(f)))
         }
-        // sum(bigint) is numeric: summed as a decimal, which never wraps around (DataFusion's
-        // bigint sum does). Done here, not in `sum` itself: DataFusion's two-phase plans (for a
-        // count(DISTINCT) beside it) sum the partial sums of int4 again as bigint.
+        // sum(bigint) is numeric and never wraps around (DataFusion's bigint sum does): summed
+        // into i128 by pg_sum_bigint, or (DISTINCT, unsigned) as a decimal. Done here, not in
+        // `sum` itself: DataFusion's two-phase plans (for a count(DISTINCT) beside it) sum the
+        // partial sums of int4 again as bigint.
+        Expr::AggregateFunction(mut a) if a.func.name() == "sum" && !a.params.distinct && a.params.args.len() == 1 && type_of(&a.params.args[0]) == Some(DataType::Int64) => {
+            a.func = Arc::new(datafusion::logical_expr::AggregateUDF::new_from_impl(crate::pgaggregates::PgSumBigint::default()));
+            Ok(Transformed::yes(Expr::AggregateFunction(a)))
+        }
         Expr::AggregateFunction(mut a) if a.func.name() == "sum" && a.params.args.len() == 1 && type_of(&a.params.args[0]).is_some_and(|t| wide_integer(&t)) => {
             let arg = a.params.args.remove(0);
             a.params.args.push(Expr::Cast(Cast::new(Box::new(arg), DataType::Decimal128(20, 0))));
@@ -235,6 +240,11 @@ mod tests {
             ("SELECT units FROM m.c WHERE units > 1 ORDER BY units LIMIT 1", vec![("int8", "2")]),
             ("SELECT region, sum(CASE WHEN units > 1 THEN 1 ELSE 0 END), count(DISTINCT units), sum(units) FROM m.c GROUP BY region ORDER BY region", vec![("text", "east"), ("int8", "0"), ("int8", "0"), ("numeric", "")]),
             ("SELECT region, sum(1) FROM m.c GROUP BY 1 ORDER BY 1", vec![("text", "east"), ("int8", "1")]),
+            // sum and avg of bigints per group (pg_sum_bigint, avg's groups accumulator), NULLs
+            // and FILTER skipped, and past the range of bigint.
+            ("SELECT region, sum(units), avg(units), sum(units) FILTER (WHERE units > 1), count(*) FROM m.c GROUP BY region HAVING region <> 'south' ORDER BY region DESC", vec![("text", "north"), ("numeric", "3"), ("numeric", "1.5000000000000000"), ("numeric", "2"), ("int8", "2")]),
+            ("SELECT g, sum(x), avg(x) FROM (VALUES (1, 9223372036854775807), (1, 9223372036854775807), (2, NULL)) t(g, x) GROUP BY g ORDER BY g", vec![("int8", "1"), ("numeric", "18446744073709551614"), ("numeric", "9223372036854775807.0000000000000000")]),
+            ("SELECT sum(x) FROM (VALUES (9223372036854775807), (9223372036854775807)) t(x)", vec![("numeric", "18446744073709551614")]),
             ("SELECT coalesce(amount, 0.0), coalesce(units, -1) FROM m.c", vec![("float8", "2.5"), ("int8", "1")]),
             ("SELECT date_part('month', DATE '2025-03-01'), EXTRACT(MONTH FROM DATE '2025-03-01'), NULL", vec![("float8", "3.0"), ("numeric", "3"), ("text", "")]),
             ("SELECT array_length(array_agg(region), 1) FROM m.c", vec![("int4", "4")]),

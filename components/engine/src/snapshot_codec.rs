@@ -21,6 +21,7 @@ use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
 use serde::{Deserialize, Serialize};
 
+use crate::measure_column::MeasureColumn;
 use crate::model::Model;
 use crate::snapshot::{CubeCells, Snapshot};
 use crate::store::Columns;
@@ -84,7 +85,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot> {
 }
 
 fn rows(c: &Columns) -> usize {
-    c.codes.first().map(Vec::len).or_else(|| c.values.first().map(Vec::len)).unwrap_or(0)
+    c.codes.first().map(Vec::len).or_else(|| c.values.first().map(MeasureColumn::len)).unwrap_or(0)
 }
 
 /// A length-prefixed part, taken off the front of `rest`.
@@ -111,7 +112,7 @@ fn cells_stream(c: &Columns) -> Result<Vec<u8>> {
     for start in (0..n).step_by(BATCH_ROWS) {
         let range = start..n.min(start + BATCH_ROWS);
         let mut columns: Vec<ArrayRef> = c.codes.iter().map(|col| Arc::new(UInt32Array::from(col[range.clone()].to_vec())) as ArrayRef).collect();
-        columns.extend(c.values.iter().map(|col| Arc::new(Float64Array::from(col[range.clone()].to_vec())) as ArrayRef));
+        columns.extend(c.values.iter().map(|col| Arc::new(col.float64(range.clone())) as ArrayRef));
         // A cube of measures alone (no dimension) still needs its row count.
         w.write(&RecordBatch::try_new_with_options(schema.clone(), columns, &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(range.len())))?)?;
     }
@@ -119,14 +120,14 @@ fn cells_stream(c: &Columns) -> Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
-type Cells = (Vec<Vec<u32>>, Vec<Vec<Option<f64>>>);
+type Cells = (Vec<Vec<u32>>, Vec<MeasureColumn>);
 
 fn read_cells(stream: &[u8], dimensions: usize, measures: usize) -> Result<Cells> {
     let reader = StreamReader::try_new(Cursor::new(stream), None)?;
     if reader.schema() != schema(dimensions, measures) {
         bail!("its columns do not match its header ({} dimensions, {measures} measures)", dimensions);
     }
-    let (mut codes, mut values) = (vec![vec![]; dimensions], vec![vec![]; measures]);
+    let (mut codes, mut values) = (vec![vec![]; dimensions], vec![MeasureColumn::default(); measures]);
     for batch in reader {
         let batch = batch?;
         for (i, col) in codes.iter_mut().enumerate() {
@@ -135,7 +136,7 @@ fn read_cells(stream: &[u8], dimensions: usize, measures: usize) -> Result<Cells
         }
         for (i, col) in values.iter_mut().enumerate() {
             let a = batch.column(dimensions + i).as_any().downcast_ref::<Float64Array>().context("a value column is not f64")?;
-            col.extend(a.iter());
+            col.extend_from_arrow(a);
         }
     }
     Ok((codes, values))
@@ -148,7 +149,7 @@ mod tests {
     fn snapshot(rows: usize) -> Snapshot {
         // Like a cube's: few members per dimension, prices that repeat, some cells empty.
         let codes = vec![(0..rows as u32).map(|r| r % 3).collect(), (0..rows as u32).map(|r| r / 3 % 1000).collect()];
-        let values = vec![(0..rows).map(|r| (r % 7 != 0).then_some((r % 400) as f64 / 4.0)).collect()];
+        let values = vec![(0..rows).map(|r| (r % 7 != 0).then_some((r % 400) as f64 / 4.0)).collect::<Vec<_>>().into()];
         let members = vec![vec!["a".into(), "b".into(), "c".into()], (0..1000).map(|r| format!("m{r}")).collect()];
         Snapshot {
             pos: 42,

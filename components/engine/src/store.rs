@@ -12,12 +12,13 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use datafusion::arrow::array::{Array, ArrayRef, DictionaryArray, Float64Array, Int64Array, StringArray, StringViewArray, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, DictionaryArray, StringArray, StringViewArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use serde_json::{Map, Value};
 
+use crate::measure_column::MeasureColumn;
 use crate::model::{Cube, Dimension, MeasureType, Model};
 
 /// Cells per cached Arrow batch: a write rebuilds only its chunk's batch.
@@ -72,7 +73,7 @@ pub struct CubeStore {
     pub cube: Cube,
     members: Vec<Members>,
     codes: Vec<Vec<u32>>,
-    values: Vec<Vec<Option<f64>>>,
+    values: Vec<MeasureColumn>,
     rows: HashTable<u32>,
     hasher: DefaultHashBuilder,
     /// The Arrow batch of each CHUNK of rows, None after a change in it.
@@ -86,12 +87,13 @@ pub struct CubeStore {
 pub struct Columns {
     pub members: Vec<Vec<String>>,
     pub codes: Vec<Vec<u32>>,
-    pub values: Vec<Vec<Option<f64>>>,
+    pub values: Vec<MeasureColumn>,
 }
 
-/// Approximate bytes one cell holds: its member codes, its measures and its index entry.
+/// Approximate bytes one cell holds: its member codes, its measures (a value and a bit) and
+/// its index entry.
 pub fn cell_bytes(dimensions: usize, measures: usize) -> usize {
-    dimensions * 4 + measures * 16 + 8
+    dimensions * 4 + measures * 9 + 8
 }
 
 fn dictionary() -> DataType {
@@ -105,7 +107,7 @@ impl CubeStore {
             cube,
             members: (0..d).map(|_| Members::default()).collect(),
             codes: vec![vec![]; d],
-            values: vec![vec![]; m],
+            values: vec![MeasureColumn::default(); m],
             rows: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             chunks: vec![],
@@ -121,7 +123,7 @@ impl CubeStore {
     }
 
     pub fn len(&self) -> usize {
-        self.values.first().map(Vec::len).unwrap_or_else(|| self.codes.first().map_or(0, Vec::len))
+        self.values.first().map(MeasureColumn::len).unwrap_or_else(|| self.codes.first().map_or(0, Vec::len))
     }
 
     /// Approximate memory of the cells and members (the Arrow batches come on top).
@@ -199,7 +201,7 @@ impl CubeStore {
         let r = self.row(&key);
         for (i, m) in self.cube.measures.iter().enumerate() {
             if let Some(v) = cell.get(&m.name) {
-                self.values[i][r] = v.as_f64();
+                self.values[i].set_at(r, v.as_f64());
             }
         }
         self.chunks[r / CHUNK] = None;
@@ -208,7 +210,7 @@ impl CubeStore {
     /// Every cell as (members, measures) in row order: for comparing images.
     pub fn cells(&self) -> Vec<(Vec<String>, Vec<Option<f64>>)> {
         (0..self.len())
-            .map(|r| (self.codes.iter().zip(&self.members).map(|(c, m)| m.names[c[r] as usize].clone()).collect(), self.values.iter().map(|v| v[r]).collect()))
+            .map(|r| (self.codes.iter().zip(&self.members).map(|(c, m)| m.names[c[r] as usize].clone()).collect(), self.values.iter().map(|v| v.get(r)).collect()))
             .collect()
     }
 
@@ -304,7 +306,7 @@ impl CubeStore {
 /// What building one chunk's Arrow batch reads (shared by the threads that build them).
 struct Parts<'a> {
     codes: &'a [Vec<u32>],
-    values: &'a [Vec<Option<f64>>],
+    values: &'a [MeasureColumn],
     cube: &'a Cube,
     len: usize,
     schema: &'a SchemaRef,
@@ -329,12 +331,7 @@ impl Parts<'_> {
             }
         }
         for (m, values) in self.cube.measures.iter().zip(self.values) {
-            let values = &values[range.clone()];
-            columns.push(if m.kind == MeasureType::Integer {
-                Arc::new(Int64Array::from_iter(values.iter().map(|v| v.map(|x| x as i64))))
-            } else {
-                Arc::new(Float64Array::from_iter(values.iter().copied()))
-            });
+            columns.push(if m.kind == MeasureType::Integer { Arc::new(values.int64(range.clone())) } else { Arc::new(values.float64(range.clone())) });
         }
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
@@ -360,7 +357,7 @@ impl CubeStore {
                     // Start from the committed cell: the write keeps the measures it omits.
                     let mut base = cell.clone();
                     for (m, values) in self.cube.measures.iter().zip(&self.values) {
-                        let v = values[row as usize].map_or(Value::Null, |x| if m.kind == MeasureType::Integer { Value::from(x as i64) } else { serde_json::json!(x) });
+                        let v = values.get(row as usize).map_or(Value::Null, |x| if m.kind == MeasureType::Integer { Value::from(x as i64) } else { serde_json::json!(x) });
                         base.insert(m.name.clone(), v);
                     }
                     mine.apply(&base);
@@ -435,6 +432,7 @@ impl Image {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{Float64Array, Int64Array};
     use serde_json::json;
 
     fn image() -> Image {
