@@ -31,6 +31,7 @@ pub mod jsonfn;
 pub mod lifecycle;
 pub mod loads;
 pub mod measure_column;
+pub mod member_code;
 pub mod numfmt;
 pub mod pgaggregates;
 pub mod pgerror;

@@ -348,7 +348,10 @@ impl CubeStore {
             return Ok(batches);
         }
         let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| self.schema());
+        // The member codes of the cube's own: a code names one member in every batch of a
+        // cube (queries group by codes, `group_keys`); new members get new codes after them.
         let mut mine = CubeStore::new(self.cube.clone());
+        mine.members = self.members.iter().map(|m| Members { names: m.names.clone(), codes: m.codes.clone(), arrays: None }).collect();
         let mut shadowed = std::collections::BTreeSet::new();
         for cell in cells {
             let key: Option<Vec<u32>> = self.cube.dimensions.iter().zip(&self.members).map(|(d, m)| cell.get(&d.name).and_then(Value::as_str).and_then(|n| m.codes.get(n).copied())).collect();
@@ -540,6 +543,22 @@ mod tests {
         let mut bad = c.columns();
         bad.codes[0][0] = 99;
         assert!(again.set_columns(bad).unwrap_err().to_string().contains("do not fit"));
+    }
+
+    #[test]
+    fn a_transactions_own_cells_keep_the_cubes_member_codes() {
+        let mut i = image();
+        let c = i.cube_mut("sales", "revenue").unwrap();
+        for (r, m) in [("north", "m1"), ("south", "m2")] {
+            let w = c.check(&cell(json!({"region": r, "month": m, "units": 1}))).unwrap();
+            c.apply(&w);
+        }
+        // South is code 1 in the cube; in a store of the transaction's own it would be 0.
+        let mine = c.check(&cell(json!({"region": "south", "month": "m9", "units": 2}))).unwrap();
+        let batches = c.batches_with(&[mine]).unwrap();
+        let own = batches.last().unwrap().column(0).as_any().downcast_ref::<DictionaryArray<UInt32Type>>().unwrap();
+        assert_eq!((own.len(), own.keys().value(0)), (1, 1));
+        assert_eq!(c.len(), 2, "the cube itself is unchanged");
     }
 
     #[test]
