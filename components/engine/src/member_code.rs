@@ -13,6 +13,8 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
+use crate::pgaggregates::passes;
+
 /// The type of a cube's dimension column.
 pub fn is_dimension_type(t: &DataType) -> bool {
     matches!(t, DataType::Dictionary(k, v) if **k == DataType::UInt32 && **v == DataType::Utf8)
@@ -131,7 +133,7 @@ impl Names {
     fn take(&mut self, values: &[ArrayRef], groups: &[usize], filter: Option<&BooleanArray>, total: usize) {
         self.0.resize(total, None);
         for (i, &g) in groups.iter().enumerate() {
-            if self.0[g].is_none() && filter.is_none_or(|f| f.is_valid(i) && f.value(i)) {
+            if self.0[g].is_none() && passes(filter, i) {
                 self.0[g] = name_at(values[0].as_ref(), i);
             }
         }
@@ -158,7 +160,7 @@ impl GroupsAccumulator for Names {
     }
     fn convert_to_state(&self, values: &[ArrayRef], filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let a = values[0].as_ref();
-        Ok(vec![Arc::new(StringArray::from_iter((0..a.len()).map(|i| if filter.is_none_or(|f| f.is_valid(i) && f.value(i)) { name_at(a, i) } else { None })))])
+        Ok(vec![Arc::new(StringArray::from_iter((0..a.len()).map(|i| if passes(filter, i) { name_at(a, i) } else { None })))])
     }
     fn size(&self) -> usize {
         size_of_val(self) + self.0.iter().map(|n| 24 + n.as_ref().map_or(0, String::capacity)).sum::<usize>()

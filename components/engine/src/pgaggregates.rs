@@ -171,9 +171,14 @@ struct IntSumGroups {
     counts: Vec<i64>,
 }
 
-/// Whether row `i` counts: not NULL and not filtered out (`FILTER (WHERE ...)`).
+/// Whether row `i` passes an aggregate's `FILTER (WHERE ...)` (none: every row does).
+pub fn passes(filter: Option<&BooleanArray>, i: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(i) && f.value(i))
+}
+
+/// Whether row `i` counts: not NULL and not filtered out.
 fn counted(a: &dyn Array, filter: Option<&BooleanArray>, i: usize) -> bool {
-    a.is_valid(i) && filter.is_none_or(|f| f.is_valid(i) && f.value(i))
+    a.is_valid(i) && passes(filter, i)
 }
 
 impl GroupsAccumulator for IntSumGroups {
