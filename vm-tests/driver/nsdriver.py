@@ -792,7 +792,8 @@ def run_scenario(name, keep=False, bin_dir=None, verbose=True, tests_file=None):
         nodes=t["nodes"], descriptions=descriptions, boot_description=t.get("boot_description", {}),
         bin_dir=bin_dir, out_dir=out_dir, environment=t.get("environment", {}),
         engine_memory_max=t.get("engine_memory_max", ""), domain=t.get("domain", "triad.test"),
-        global_timeout=int(t.get("global_timeout", 900)), verbose=verbose, keep=keep,
+        # scripts/soak: a run of a thousand faults needs hours, not the table's default.
+        global_timeout=int(os.environ.get("TRIAD_SCENARIOS_GLOBAL_TIMEOUT") or t.get("global_timeout", 900)), verbose=verbose, keep=keep,
     )
     ok, error = False, ""
     try:

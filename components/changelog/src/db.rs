@@ -29,7 +29,12 @@ pub fn config(cluster: &triad_config::Cluster, me: &str, application: &str) -> R
         .keepalives_idle(Duration::from_secs(2))
         .keepalives_interval(Duration::from_secs(1))
         .keepalives_retries(3)
-        .tcp_user_timeout(f.timings.keeper_ttl.get());
+        .tcp_user_timeout(f.timings.keeper_ttl.get())
+        // A daemon frozen (SIGSTOP, a stalled VM) between taking the change log's lock and
+        // committing holds every engine's writes while its kernel still answers keepalives:
+        // the server ends such a session after the keeper's lease. Its write was not
+        // acknowledged; the writer's client retries it.
+        .options(&format!("-c idle_in_transaction_session_timeout={}", f.timings.keeper_ttl.get().as_millis()));
     if let Some(p) = &db.password_file {
         let password = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
         c.password(password.trim());
@@ -80,6 +85,7 @@ mod tests {
         assert_eq!(c.get_application_name(), Some(format!("test-{me}").as_str()));
         assert_eq!(c.get_tcp_user_timeout(), Some(&cluster.file().timings.keeper_ttl.get()));
         assert!(c.get_keepalives());
+        assert!(c.get_options().is_some_and(|o| o.starts_with("-c idle_in_transaction_session_timeout=")), "{:?}", c.get_options());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -123,6 +123,9 @@ impl Keeper {
     /// Runs until `stop` resolves.
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
         self.pg.prepare_dirs()?;
+        if self.pg.running_pid().is_none() {
+            self.pg.set_aside_interrupted_rejoin()?;
+        }
         tokio::spawn(watchdog(self.shared.clone(), self.pg.clone()));
         tokio::spawn(follow_renewals(self.shared.clone(), self.session.subscribe()));
         let leader_changed = Arc::new(tokio::sync::Notify::new());

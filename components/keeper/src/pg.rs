@@ -95,9 +95,41 @@ impl Postgres {
         self.home.join("run")
     }
 
+    /// Present while a rejoin (pg_basebackup, pg_rewind) changes the data directory: a
+    /// directory it was interrupted in is neither a primary's nor a standby's.
+    fn rejoin_marker(&self) -> PathBuf {
+        self.home.join("rejoin-in-progress")
+    }
+
+    fn begin_rejoin(&self, how: &str) -> Result<()> {
+        let m = self.rejoin_marker();
+        let mut f = fs::File::create(&m).with_context(|| format!("creating {}", m.display()))?;
+        std::io::Write::write_all(&mut f, how.as_bytes())?;
+        f.sync_all()?;
+        fs::File::open(&self.home)?.sync_all()?;
+        Ok(())
+    }
+
+    fn end_rejoin(&self) -> Result<()> {
+        fs::remove_file(self.rejoin_marker()).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?;
+        fs::File::open(&self.home)?.sync_all()?;
+        Ok(())
+    }
+
+    /// At start-up: a data directory whose rejoin was interrupted (the keeper killed, the
+    /// host lost) is set aside, so that the keeper clones afresh instead of starting it or
+    /// rewinding it again. Returns where it went.
+    pub fn set_aside_interrupted_rejoin(&self) -> Result<Option<PathBuf>> {
+        let Ok(how) = fs::read_to_string(self.rejoin_marker()) else { return Ok(None) };
+        tracing::warn!(rejoin = how.trim(), "the last rejoin of this data directory was interrupted: cloning afresh");
+        let to = if self.data_dir().exists() { Some(self.set_aside("interrupted-rejoin")?) } else { None };
+        self.end_rejoin()?;
+        Ok(to)
+    }
+
     pub fn data_state(&self) -> DataState {
         let d = self.data_dir();
-        if !d.join("PG_VERSION").exists() {
+        if !d.join("PG_VERSION").exists() || self.rejoin_marker().exists() {
             DataState::Missing
         } else if d.join("standby.signal").exists() {
             DataState::Standby
@@ -143,7 +175,15 @@ impl Postgres {
         c
     }
 
+    /// Runs a tool to its end. The tool dies with the keeper: a chaos run killed the keeper
+    /// during pg_rewind (`KillMode=process` leaves its children), and the restarted keeper
+    /// rewound the same directory while the orphan still wrote to it. PostgreSQL itself is not
+    /// run through here: it must outlive a keeper restart, and its fence service stops it.
     fn run(&self, mut c: Command, what: &str) -> Result<()> {
+        // SAFETY: only the async-signal-safe prctl(2) runs between fork and exec.
+        unsafe {
+            c.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
+        }
         let out = c.stdin(Stdio::null()).output().with_context(|| format!("{what}: cannot run {:?}", c.get_program()))?;
         if !out.status.success() {
             bail!("{what} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stderr).trim(), String::from_utf8_lossy(&out.stdout).trim());
@@ -222,6 +262,14 @@ impl Postgres {
         // invalidated and that host is cloned afresh when it returns.
         set("max_slot_wal_keep_size", "4GB".into());
         set("cluster_name", self.me.clone());
+        // A client whose host vanished (cut off, powered off) while idle in a transaction
+        // would keep its locks for good: nothing is sent to an idle client, so without
+        // keepalives no error ever comes. A chaos run saw a session from a cut-off host hold
+        // the change log's lock, and every engine's commit wait behind it, for 100 s and more.
+        // Probes after 2 s idle, 1 s apart, 3 lost: the backend ends within about 5 s.
+        set("tcp_keepalives_idle", "2".into());
+        set("tcp_keepalives_interval", "1".into());
+        set("tcp_keepalives_count", "3".into());
         if let Some(p) = primary {
             set(
                 "primary_conninfo",
@@ -292,10 +340,12 @@ impl Postgres {
         if d.exists() {
             self.set_aside("partial-clone")?;
         }
+        self.begin_rejoin("pg_basebackup")?;
         let mut c = self.command("pg_basebackup");
         c.arg("-D").arg(&d).args(["-h", primary, "-p", &self.port.to_string(), "-U", &self.replication_user, "-X", "stream", "-c", "fast", "--no-password"]);
         self.run(c, &format!("pg_basebackup from {primary}"))?;
-        self.mark_standby()
+        self.mark_standby()?;
+        self.end_rejoin()
     }
 
     /// Makes an old primary a standby of `primary` with pg_rewind. On failure the caller
@@ -305,10 +355,25 @@ impl Postgres {
         let mut single = self.command("postgres");
         single.arg("--single").arg("-D").arg(self.data_dir()).args(["-c", "wal_log_hints=on", "postgres"]);
         let _ = self.run(single, "crash recovery in single-user mode");
-        let mut c = self.command("pg_rewind");
-        c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.dsn(primary, &self.superuser, "postgres"));
-        self.run(c, &format!("pg_rewind from {primary}"))?;
-        self.mark_standby()
+        let mut attempt = 1;
+        loop {
+            self.begin_rejoin("pg_rewind")?;
+            let mut c = self.command("pg_rewind");
+            c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.dsn(primary, &self.superuser, "postgres"));
+            match self.run(c, &format!("pg_rewind from {primary}")) {
+                Ok(()) => break,
+                Err(e) if rewind_again(attempt, &format!("{e:#}")) => {
+                    tracing::warn!(error = format!("{e:#}"), attempt, "pg_rewind could not reach the source: trying again");
+                    // Nothing was changed: the marker may go.
+                    self.end_rejoin()?;
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.mark_standby()?;
+        self.end_rejoin()
     }
 
     fn mark_standby(&self) -> Result<()> {
@@ -336,6 +401,15 @@ impl Postgres {
     }
 }
 
+/// Whether a failed pg_rewind (attempt `attempt`, its error `error`) is tried again rather
+/// than the directory cloned afresh: only when it never reached the source (refused, or the
+/// source starting up or shutting down, as right after a switchover), so it changed nothing;
+/// three attempts at most. A chaos run saw a momentary refusal cost a full clone.
+pub fn rewind_again(attempt: u32, error: &str) -> bool {
+    const MOMENTARY: [&str; 5] = ["could not connect to server", "connection to server at", "Connection refused", "the database system is starting up", "the database system is shutting down"];
+    attempt < 3 && MOMENTARY.iter().any(|m| error.contains(m))
+}
+
 fn find_bin_dir() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
@@ -347,4 +421,23 @@ fn find_bin_dir() -> Option<PathBuf> {
     let mut versions: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).filter(|p| p.join("postgres").exists()).collect();
     versions.sort();
     versions.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewind_again;
+
+    #[test]
+    fn a_rewind_is_tried_again_only_when_it_never_reached_the_source() {
+        for (attempt, error, again) in [
+            (1, "pg_rewind from 10.0.0.2 failed (exit status: 1): pg_rewind: error: could not connect to server: Connection refused", true),
+            (1, "pg_rewind: error: connection to server at \"10.0.0.2\", port 5432 failed: FATAL:  the database system is starting up", true),
+            (2, "pg_rewind: error: connection to server at \"10.0.0.2\", port 5432 failed: FATAL:  the database system is shutting down", true),
+            (3, "pg_rewind: error: could not connect to server: Connection refused", false),
+            (1, "pg_rewind: fatal: could not find common ancestor of the source and target cluster's timelines", false),
+            (1, "pg_rewind: error: could not open file \"base/1/1259\": No such file or directory", false),
+        ] {
+            assert_eq!(rewind_again(attempt, error), again, "attempt {attempt}: {error}");
+        }
+    }
 }
