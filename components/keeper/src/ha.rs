@@ -344,6 +344,10 @@ impl Keeper {
                 let (pg, from) = (self.pg.clone(), addr.clone());
                 tokio::task::spawn_blocking(move || -> Result<()> {
                     if let Err(e) = pg.rewind_from(&from) {
+                        if crate::pg::momentary(&format!("{e:#}")) {
+                            // The directory is untouched: the next round tries again.
+                            return Err(e);
+                        }
                         tracing::warn!(error = format!("{e:#}"), "pg_rewind failed: cloning afresh (the old data is kept aside)");
                         pg.set_aside("rewind-failed")?;
                         pg.clone_from(&from)?;

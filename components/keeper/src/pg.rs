@@ -179,7 +179,12 @@ impl Postgres {
     /// during pg_rewind (`KillMode=process` leaves its children), and the restarted keeper
     /// rewound the same directory while the orphan still wrote to it. PostgreSQL itself is not
     /// run through here: it must outlive a keeper restart, and its fence service stops it.
-    fn run(&self, mut c: Command, what: &str) -> Result<()> {
+    fn run(&self, c: Command, what: &str) -> Result<()> {
+        self.output(c, what).map(drop)
+    }
+
+    /// Runs a tool to its end (see `run`) and returns its standard output.
+    fn output(&self, mut c: Command, what: &str) -> Result<String> {
         // SAFETY: only the async-signal-safe prctl(2) runs between fork and exec.
         unsafe {
             c.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
@@ -188,7 +193,7 @@ impl Postgres {
         if !out.status.success() {
             bail!("{what} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stderr).trim(), String::from_utf8_lossy(&out.stdout).trim());
         }
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The keeper's directories, owned by PostgreSQL's OS user.
@@ -357,15 +362,21 @@ impl Postgres {
         let _ = self.run(single, "crash recovery in single-user mode");
         let mut attempt = 1;
         loop {
-            self.begin_rejoin("pg_rewind")?;
-            let mut c = self.command("pg_rewind");
-            c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.dsn(primary, &self.superuser, "postgres"));
-            match self.run(c, &format!("pg_rewind from {primary}")) {
+            let rewound = self.source_promoted(primary).and_then(|()| {
+                self.begin_rejoin("pg_rewind")?;
+                let mut c = self.command("pg_rewind");
+                c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.dsn(primary, &self.superuser, "postgres"));
+                self.run(c, &format!("pg_rewind from {primary}"))
+            });
+            match rewound {
                 Ok(()) => break,
-                Err(e) if rewind_again(attempt, &format!("{e:#}")) => {
-                    tracing::warn!(error = format!("{e:#}"), attempt, "pg_rewind could not reach the source: trying again");
-                    // Nothing was changed: the marker may go.
+                Err(e) if momentary(&format!("{e:#}")) => {
+                    // Nothing was changed: the marker goes, the directory is the old primary's.
                     self.end_rejoin()?;
+                    if !rewind_again(attempt, &format!("{e:#}")) {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = format!("{e:#}"), attempt, "pg_rewind cannot start yet: trying again");
                     std::thread::sleep(std::time::Duration::from_secs(2));
                     attempt += 1;
                 }
@@ -374,6 +385,23 @@ impl Postgres {
         }
         self.mark_standby()?;
         self.end_rejoin()
+    }
+
+    /// The rewind's source is out of recovery and its new timeline is in its control file,
+    /// where pg_rewind reads it. A keeper that sees the new leader's key may act before that
+    /// leader has promoted and checkpointed: pg_rewind then finds both on the same timeline,
+    /// answers "no rewind required", and the old primary starts as a standby whose WAL runs
+    /// past the fork: it waits for WAL for good (seen in a switchover while a scenario ran).
+    fn source_promoted(&self, primary: &str) -> Result<()> {
+        let sql = |query: &str| {
+            let mut c = self.command("psql");
+            c.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"]).arg(self.dsn(primary, &self.superuser, "postgres")).args(["-c", query]);
+            self.output(c, &format!("asking {primary} ({query})"))
+        };
+        if sql("SELECT pg_is_in_recovery()")?.trim() != "f" {
+            bail!("the rewind's source {primary} is not yet promoted (still in recovery)");
+        }
+        sql("CHECKPOINT").map(drop)
     }
 
     fn mark_standby(&self) -> Result<()> {
@@ -403,11 +431,18 @@ impl Postgres {
 
 /// Whether a failed pg_rewind (attempt `attempt`, its error `error`) is tried again rather
 /// than the directory cloned afresh: only when it never reached the source (refused, or the
-/// source starting up or shutting down, as right after a switchover), so it changed nothing;
-/// three attempts at most. A chaos run saw a momentary refusal cost a full clone.
+/// source starting up or shutting down, or not yet promoted, as right after a switchover), so
+/// it changed nothing; five attempts at most. A chaos run saw a momentary refusal cost a full clone.
 pub fn rewind_again(attempt: u32, error: &str) -> bool {
-    const MOMENTARY: [&str; 5] = ["could not connect to server", "connection to server at", "Connection refused", "the database system is starting up", "the database system is shutting down"];
-    attempt < 3 && MOMENTARY.iter().any(|m| error.contains(m))
+    attempt < 5 && momentary(error)
+}
+
+const MOMENTARY: [&str; 6] = ["could not connect to server", "connection to server at", "Connection refused", "the database system is starting up", "the database system is shutting down", "is not yet promoted"];
+
+/// Whether a rejoin failed for a reason that passes (see `rewind_again`): the directory is
+/// as it was, and the keeper's next round tries again rather than cloning afresh.
+pub fn momentary(error: &str) -> bool {
+    MOMENTARY.iter().any(|m| error.contains(m))
 }
 
 fn find_bin_dir() -> Option<PathBuf> {
@@ -433,7 +468,8 @@ mod tests {
             (1, "pg_rewind from 10.0.0.2 failed (exit status: 1): pg_rewind: error: could not connect to server: Connection refused", true),
             (1, "pg_rewind: error: connection to server at \"10.0.0.2\", port 5432 failed: FATAL:  the database system is starting up", true),
             (2, "pg_rewind: error: connection to server at \"10.0.0.2\", port 5432 failed: FATAL:  the database system is shutting down", true),
-            (3, "pg_rewind: error: could not connect to server: Connection refused", false),
+            (4, "the rewind's source 10.0.0.2 is not yet promoted (still in recovery)", true),
+            (5, "pg_rewind: error: could not connect to server: Connection refused", false),
             (1, "pg_rewind: fatal: could not find common ancestor of the source and target cluster's timelines", false),
             (1, "pg_rewind: error: could not open file \"base/1/1259\": No such file or directory", false),
         ] {
