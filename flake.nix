@@ -52,7 +52,7 @@
             work="''${XDG_CACHE_HOME:-$HOME/.cache}/triad-demo"
             mkdir -p "$work"
             cp -rT --no-preserve=mode ${self} "$work"
-            chmod +x "$work"/scripts/* "$work"/vm-tests/driver/*.py "$work"/vm-tests/driver/hostbin/* "$work"/vm-tests/lib/triad-test-workload
+            chmod +x "$work"/scripts/* "$work"/vm-tests/driver/*.py "$work"/vm-tests/driver/hostbin/* "$work"/vm-tests/lib/triad-test-workload "$work"/vm-tests/lib/triad-test-kv-workload
             cd "$work"
             export PATH=${lib.makeBinPath [ pkgs.cargo pkgs.rustc pkgs.stdenv.cc pkgs.protobuf pkgs.haproxy pkgs.postgresql_17 pkgs.curl pkgs.python3 ]}:$PATH
             export PROTOC=${pkgs.protobuf}/bin/protoc

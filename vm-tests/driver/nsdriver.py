@@ -590,7 +590,7 @@ class Driver:
         self.polling_conditions = []
         self.hostbin = self.out_dir / "bin"
         self.hostbin.mkdir(exist_ok=True)
-        for f in sorted((HERE / "hostbin").iterdir()) + [REPO / "vm-tests" / "lib" / "triad-test-workload"]:
+        for f in sorted((HERE / "hostbin").iterdir()) + [REPO / "vm-tests" / "lib" / n for n in ("triad-test-workload", "triad-test-kv-workload")]:
             link = self.hostbin / f.name
             if f.exists() and not link.exists():
                 link.symlink_to(f.resolve())

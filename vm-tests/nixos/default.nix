@@ -9,6 +9,9 @@ let
   workload = pkgs.writeScriptBin "triad-test-workload"
     (builtins.replaceStrings [ "#!/usr/bin/env python3" ] [ "#!${pkgs.python3}/bin/python3" ]
       (builtins.readFile ../lib/triad-test-workload));
+  kvWorkload = pkgs.writeScriptBin "triad-test-kv-workload"
+    (builtins.replaceStrings [ "#!/usr/bin/env python3" ] [ "#!${pkgs.python3}/bin/python3" ]
+      (builtins.readFile ../lib/triad-test-kv-workload));
 
   test = name: entry:
     let
@@ -43,7 +46,8 @@ let
           inheritParentConfig = true;
           configuration.services.triad.settings = lib.mkForce (description file);
         }) descriptions;
-        environment.systemPackages = [ switchConfig workload pkgs.postgresql_17 pkgs.curl pkgs.python3 pkgs.iptables ];
+        # etcd for etcdctl: the soak's coordinator clients (triad-test-kv-workload).
+        environment.systemPackages = [ switchConfig workload kvWorkload pkgs.etcd pkgs.postgresql_17 pkgs.curl pkgs.python3 pkgs.iptables ];
         # The NixOS firewall stays on: the scenarios run through the rules the modules open.
       };
     in
