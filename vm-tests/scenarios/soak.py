@@ -24,6 +24,7 @@
 # code.
 SCENARIO = "soak"
 
+import os
 import random
 import threading
 
@@ -173,7 +174,13 @@ def schedule(r, n):
 
 # --- probes: never two PostgreSQL out of recovery at the same moment ---
 
-probe = {"stop": False, "both": [], "polls": 0}
+class Probe:
+    stop = False
+    polls = 0
+    both: list[float] = []
+
+
+probe = Probe()
 
 
 def writable(m):
@@ -184,12 +191,12 @@ def writable(m):
 
 
 def probe_loop():
-    while not probe["stop"]:
+    while not probe.stop:
         try:
             a, b = writable(app1), writable(app2)
-            probe["polls"] += 1
+            probe.polls += 1
             if a and b:
-                probe["both"].append(time.time())
+                probe.both.append(time.time())
                 note("PROBE: PostgreSQL on app1 and app2 both out of recovery")
         except Exception as e:  # a host being powered off under the probe
             note(f"probe: {e}")
@@ -247,7 +254,9 @@ workload_progresses()
 client.succeed(f"triad-test-kv-workload start --dir {KV_DIR} --endpoints {','.join(f'{m.name}:{COORDINATOR_CLIENT}' for m in (app1, app2, coord))} --seed {SEED}")
 threading.Thread(target=probe_loop, daemon=True).start()
 
-recoveries, counts, began, done = [], {}, time.monotonic(), 0
+recoveries: list[float] = []
+counts: dict[str, int] = {}
+began, done = time.monotonic(), 0
 for i, step in enumerate(plan):
     if MINUTES and time.monotonic() - began > MINUTES * 60:
         break
@@ -267,7 +276,7 @@ for i, step in enumerate(plan):
             recoveries.append(took)
             note(f"recovered in {took:.1f} s")
 
-probe["stop"] = True
+probe.stop = True
 summary = stop_workload()
 kv = json.loads(client.succeed(f"triad-test-kv-workload stop --dir {KV_DIR}", timeout=600))
 note(f"coordinator history: {json.dumps(kv)}")
@@ -283,15 +292,15 @@ with subtest("every acknowledged write exactly once, nothing of a rolled-back tr
     for m in (app1, app2):
         duplicates += len(sql(m.name, "SELECT n FROM scenario.writes GROUP BY n HAVING count(*) > 1"))
         rolled_back_visible += int(sql(m.name, f"SELECT count(*) FROM scenario.writes WHERE CAST(n AS BIGINT) > {ROLLED_BACK_FROM}")[0])
-    note(f"rolled-back transactions run: {len(summary['rolled_back'])}, {summary['rolled_back_ok']} of them answered without error; probes: {probe['polls']}")
+    note(f"rolled-back transactions run: {len(summary['rolled_back'])}, {summary['rolled_back_ok']} of them answered without error; probes: {probe.polls}")
     assert summary["rolled_back_ok"] > 0, "no transaction was rolled back without error: the check of rolled-back writes proves nothing"
 
 recoveries.sort()
 p99 = recoveries[min(len(recoveries) - 1, int(0.99 * len(recoveries)))] if recoveries else 0.0
 note(f"faults by kind: {json.dumps(counts, sort_keys=True)}")
 linearizable = "yes" if kv["linearizable"] == "yes" and kv["watch_in_order"] and not kv["watch_missed_n"] and not kv["lease_early"] else "no" if kv["linearizable"] == "no" or not kv["watch_in_order"] or kv["watch_missed_n"] or kv["lease_early"] else "unknown"
-failed = lost or duplicates or rolled_back_visible or probe["both"] or linearizable != "yes"
+failed = lost or duplicates or rolled_back_visible or probe.both or linearizable != "yes"
 print(f"soak faults={done} kinds={len(counts)} acked={len(summary['acked'])} lost={lost} duplicates={duplicates}"
-      f" rolled_back_visible={rolled_back_visible} two_primaries={len(probe['both'])} linearizable={linearizable} wedged=0"
+      f" rolled_back_visible={rolled_back_visible} two_primaries={len(probe.both)} linearizable={linearizable} wedged=0"
       f" longest_unavailable_s={summary['unavailable_s']} p99_recovery_s={p99:.1f}")
-assert not failed, f"soak seed={SEED} failed: lost={lost} duplicates={duplicates} rolled_back_visible={rolled_back_visible} two_primaries={len(probe['both'])} coordinator={kv}"
+assert not failed, f"soak seed={SEED} failed: lost={lost} duplicates={duplicates} rolled_back_visible={rolled_back_visible} two_primaries={len(probe.both)} coordinator={kv}"

@@ -14,6 +14,8 @@
 //!   recorded in `sync`; a lost standby is removed from `sync` before the requirement is
 //!   dropped (strict mode never drops it). So `sync` never names a node that lacks a commit.
 
+use std::time::Duration;
+
 use triad_config::SyncMode;
 
 /// What the keeper sees of its own PostgreSQL.
@@ -32,7 +34,18 @@ pub struct PgView {
     pub replicas: Vec<(String, bool)>,
     /// Primary: the current `synchronous_standby_names`.
     pub sync_names: String,
+    /// Standby running for a leader: how long its WAL receiver has not been streaming.
+    pub receiver_down_for: Option<Duration>,
+    /// Asked only once `receiver_down_for` reached `STANDBY_STUCK_AFTER`: whether the
+    /// leader's PostgreSQL answers this host as a primary.
+    pub leader_answers: Option<bool>,
 }
+
+/// A standby whose WAL receiver has not streamed for this long while its leader's PostgreSQL
+/// answers it is stuck for good (its history forked from the leader's, or the WAL it needs
+/// is gone): a chaos run saw one wait for WAL 22 minutes while it looked like a replica, and
+/// no failover was possible. Long enough for a restarted primary, a failover and a rewind.
+pub const STANDBY_STUCK_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DataState {
@@ -100,6 +113,8 @@ pub enum Action {
     Clone { leader: String },
     /// An old primary rejoins: pg_rewind from the leader (re-clone if that fails).
     Rewind { leader: String },
+    /// A standby stuck for good (`STANDBY_STUCK_AFTER`): set its directory aside and clone.
+    Reclone { leader: String },
     /// Synchronous replication, step by step (see the module docs).
     RequireStandby { names: String },
     RecordSync { standby: Option<String> },
@@ -238,8 +253,15 @@ fn as_follower(o: &Observed, leader: &str) -> Vec<Action> {
         DataState::Standby if !o.pg.running || o.pg.following.as_deref() != Some(leader) => {
             vec![Action::StartStandby { leader: Some(leader.to_string()) }]
         }
+        DataState::Standby if stuck(&o.pg) => vec![Action::Reclone { leader: leader.to_string() }],
         DataState::Standby => vec![],
     }
+}
+
+/// A standby that cannot follow its leader although the leader answers (not one that is only
+/// cut off from it: its data may be the only copy left if the leader is lost meanwhile).
+fn stuck(pg: &PgView) -> bool {
+    pg.receiver_down_for.is_some_and(|d| d >= STANDBY_STUCK_AFTER) && pg.leader_answers == Some(true)
 }
 
 fn no_leader(o: &Observed, dcs: &DcsView) -> Vec<Action> {

@@ -86,6 +86,8 @@ pub struct Keeper {
     session: Session,
     leadership: Option<Leadership>,
     following: Option<String>,
+    /// Since when this standby's WAL receiver has not been streaming (see `decision::stuck`).
+    receiver_down_since: Option<Instant>,
     shared: Arc<Shared>,
 }
 
@@ -116,6 +118,7 @@ impl Keeper {
             pg,
             leadership: None,
             following: None,
+            receiver_down_since: None,
             shared,
         }
     }
@@ -192,7 +195,7 @@ impl Keeper {
 
     async fn round(&mut self) -> Result<()> {
         self.check_session();
-        let pg_view = self.observe_pg().await;
+        let mut pg_view = self.observe_pg().await;
         let (dcs_view, keys) = match self.dcs.list("keeper/").await {
             Ok((kvs, _)) => (Some(self.dcs_view(&kvs)?), kvs),
             Err(e) => {
@@ -200,6 +203,8 @@ impl Keeper {
                 (None, vec![])
             }
         };
+        let leader = dcs_view.as_ref().and_then(|d| d.leader.clone());
+        self.track_receiver(&mut pg_view.0, pg_view.1.is_some(), leader.as_deref()).await;
         let holds = self.leadership.as_ref().is_some_and(|l| self.session.state().holds(l.lease, Instant::now()));
         if self.leadership.is_some() && !holds {
             self.lose_leadership("the lease could not be renewed in time");
@@ -235,6 +240,35 @@ impl Keeper {
         }
         self.publish(&pg_view, &note, dcs_view.is_some(), &keys).await;
         Ok(())
+    }
+
+    /// How long this standby's WAL receiver has not been streaming (only while PostgreSQL
+    /// answers: a standby replaying a long backlog before it accepts connections is not
+    /// stuck), and once that is `STANDBY_STUCK_AFTER`, whether its leader answers.
+    async fn track_receiver(&mut self, v: &mut PgView, answered: bool, leader: Option<&str>) {
+        let waiting = answered && v.running && v.data == DataState::Standby && v.following.is_some() && v.streaming_from.is_none();
+        if !waiting {
+            self.receiver_down_since = None;
+            return;
+        }
+        let down_for = self.receiver_down_since.get_or_insert_with(Instant::now).elapsed();
+        v.receiver_down_for = Some(down_for);
+        if down_for >= crate::decision::STANDBY_STUCK_AFTER
+            && let Some(l) = leader.filter(|l| v.following.as_deref() == Some(*l))
+        {
+            v.leader_answers = Some(self.answers_as_primary(l).await);
+        }
+    }
+
+    async fn answers_as_primary(&self, host: &str) -> bool {
+        let Ok(addr) = self.address_of(host) else { return false };
+        let dsn = self.pg.dsn(&addr, &self.pg.superuser, "postgres");
+        let ask = async {
+            let (c, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.ok()?;
+            tokio::spawn(conn);
+            c.query_one("SELECT NOT pg_is_in_recovery()", &[]).await.ok()?.try_get::<_, bool>(0).ok()
+        };
+        matches!(tokio::time::timeout(Duration::from_secs(3), ask).await, Ok(Some(true)))
     }
 
     async fn observe_pg(&self) -> (PgView, Option<sql::Status>) {
@@ -335,6 +369,21 @@ impl Keeper {
                 self.set_state_note("creating replica");
                 let (pg, from) = (self.pg.clone(), addr.clone());
                 tokio::task::spawn_blocking(move || pg.clone_from(&from)).await??;
+                self.pg.start(Some(&addr)).await?;
+                self.following = Some(leader.clone());
+            }
+            Action::Reclone { leader } => {
+                let addr = self.address_of(leader)?;
+                tracing::warn!(leader = %leader, "this standby has not streamed from its answering leader for {:?}: cloning afresh", crate::decision::STANDBY_STUCK_AFTER);
+                self.set_state_note("creating replica");
+                self.pg.stop(true).await?;
+                let (pg, from) = (self.pg.clone(), addr.clone());
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    pg.set_aside("not-following")?;
+                    pg.clone_from(&from)
+                })
+                .await??;
+                self.receiver_down_since = None;
                 self.pg.start(Some(&addr)).await?;
                 self.following = Some(leader.clone());
             }

@@ -50,6 +50,29 @@ fn followers_clone_rewind_or_follow() {
 }
 
 #[test]
+fn a_standby_is_cloned_afresh_only_when_stuck_while_its_leader_answers() {
+    let secs = Duration::from_secs;
+    for (down_for, leader_answers, reclone) in [
+        (None, None, false),
+        (Some(secs(5)), None, false),
+        (Some(secs(59)), Some(true), false),
+        // Only cut off from its leader: it may hold the only copy if the leader is lost.
+        (Some(secs(600)), Some(false), false),
+        (Some(secs(600)), None, false),
+        (Some(secs(60)), Some(true), true),
+        (Some(secs(1320)), Some(true), true),
+    ] {
+        let mut standby = pg(DataState::Standby, true);
+        standby.following = Some("a".into());
+        standby.receiver_down_for = down_for;
+        standby.leader_answers = leader_answers;
+        let acts = decide(&obs("b", SyncMode::On, Some(dcs(Some("a"))), standby, false));
+        let want: Vec<Action> = if reclone { vec![Action::Reclone { leader: "a".into() }] } else { vec![] };
+        assert_eq!(acts, want, "down for {down_for:?}, leader answers {leader_answers:?}");
+    }
+}
+
+#[test]
 fn in_synchronous_mode_only_the_recorded_standby_or_last_leader_takes_over() {
     let mut d = dcs(None);
     d.sync_leader = Some("a".into());
