@@ -248,6 +248,17 @@ def stop_workload():
     return json.loads(client.succeed(f"triad-test-workload stop --dir {WORKLOAD_DIR}"))
 
 
+def can_take_over(standby, primary):
+    """A host that was repaired can lead again: a switchover to it succeeds, the old primary
+    follows it, clients are served."""
+    with subtest(f"{standby.name} can take over again: a switchover to it succeeds"):
+        wait_sync_standby(primary, [standby])
+        standby.succeed(f"triadctl switchover --candidate {standby.name} --force --wait 60")
+        wait_for_primary(standby)
+        wait_for_standby(primary)
+        workload_progresses()
+
+
 # --- a primary that is only slow keeps its role ---
 
 def keeper_history(m):

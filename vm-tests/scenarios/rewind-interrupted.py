@@ -33,11 +33,6 @@ with subtest(f"{host1.name} is a streaming standby again, cloned afresh"):
     host1.succeed("ls -d /var/lib/triad/postgresql/*/postgres/data.interrupted-rejoin-*")
     workload_progresses()
 
-with subtest(f"{host1.name} can take over again: a switchover back succeeds"):
-    wait_sync_standby(host2, [host1])
-    host1.succeed(f"triadctl switchover --candidate {host1.name} --force --wait 60")
-    wait_for_primary(host1)
-    wait_for_standby(host2)
-    workload_progresses()
+can_take_over(host1, host2)
 
 finish(SCENARIO, standbys=[host2], engines=[host1, host2])

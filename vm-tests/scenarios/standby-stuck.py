@@ -38,11 +38,6 @@ with subtest(f"its keeper notices after a minute and clones afresh: {host2.name}
     host2.succeed(f"ls -d {DATA}.not-following-*")
     workload_progresses()
 
-with subtest(f"{host2.name} can take over again: a switchover to it succeeds"):
-    wait_sync_standby(host1, [host2])
-    host2.succeed(f"triadctl switchover --candidate {host2.name} --force --wait 60")
-    wait_for_primary(host2)
-    wait_for_standby(host1)
-    workload_progresses()
+can_take_over(host2, host1)
 
 finish(SCENARIO, standbys=[host1], engines=[host1, host2])
