@@ -17,6 +17,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The cluster's certificate authority and its hosts' certificates.
+    #[command(subcommand)]
+    Certs(cmd::certs::CertsCmd),
     /// Check cluster files.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
@@ -41,6 +44,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Certs(c) => cmd::certs::run(c),
         Command::Config(c) => cmd::config::run(c),
         Command::HaproxyConfig(a) => cmd::haproxy::run(a),
         Command::HashPassword => cmd::hash_password::run(),

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each exposes its clap arguments and `run(args) -> Result<ExitCode>`.
 
+pub mod certs;
 pub mod config;
 pub mod coordinator;
 pub mod haproxy;
