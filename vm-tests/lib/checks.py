@@ -35,6 +35,9 @@ LOG_WRITES = "SELECT DISTINCT (change->>'n')::bigint FROM triad_engine.change_lo
 # MemoryMax in the OOM scenario (512M) while each query stays under the query budget (1GiB)
 # until the kernel's limit is hit.
 OOM_QUERY = "SELECT count(DISTINCT s) FROM (SELECT '" + "x" * 200 + "' || CAST(value AS VARCHAR) AS s FROM generate_series(1, 40000000)) q"
+# Holds every row until the end and cannot spill to disk: refused by an engine within its
+# memory budget (OOM_QUERY's count(DISTINCT) becomes a grouping that spills and runs on).
+HOARD_QUERY = "SELECT cardinality(array_agg(s)) FROM (SELECT '" + "x" * 200 + "' || CAST(value AS VARCHAR) AS s FROM generate_series(1, 40000000)) q"
 # The cube the workload writes: one open dimension, the write's number (docs/engine.md).
 SCENARIO_MODEL = {"model": {"name": "scenario", "cubes": [{"name": "writes", "dimensions": [{"name": "n"}]}]}, "published_by": "scenario"}
 

@@ -1,6 +1,7 @@
 # Scenario: the engine runs out of memory (seeds/atscale-failure-scenarios.txt).
 #
-# A series of unconstrained queries makes host 1's engine exceed the memory its service may
+# Host 1's engine has its memory budgets set above its MemoryMax (cluster-oom.toml), as an operator
+# might by mistake. A series of unconstrained queries makes it exceed the memory its service may
 # use (MemoryMax): the kernel kills it. The service manager restarts it. If the restart is
 # slow, the engine on host 2 notices the loss and the external balancer routes traffic only to
 # host 2 until host 1's engine is back, then to both again.

@@ -139,10 +139,11 @@ def f_memory(r):
     m = r.choice([app1, app2])
 
     def inject():
-        # In the background: the query ends when the kernel kills the engine (MemoryMax).
-        client.execute(f"(PGPASSWORD={ANALYST_PASSWORD} timeout 60 psql -X -At 'host={m.name} port={ENGINE_SQL} user={ANALYST} dbname={DATABASE}' -c \"{OOM_QUERY}\" >/dev/null 2>&1 &)")
+        # In the background: the engine refuses the query once its memory budget (half its
+        # MemoryMax) is used up (memory-exhausted); the kernel would kill it past MemoryMax.
+        client.execute(f"(PGPASSWORD={ANALYST_PASSWORD} timeout 60 psql -X -At 'host={m.name} port={ENGINE_SQL} user={ANALYST} dbname={DATABASE}' -c \"{HOARD_QUERY}\" >/dev/null 2>&1 &)")
 
-    return f"the engine of {m.name} runs out of memory", inject, lambda: None
+    return f"queries exhaust the memory of the engine of {m.name}", inject, lambda: None
 
 
 KINDS = {"crash": f_crash, "replace": f_replace, "isolate": f_isolate, "one-way": f_one_way, "link": f_link,

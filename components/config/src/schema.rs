@@ -314,10 +314,12 @@ impl Default for Database {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Engine {
-    /// Memory the engine may hold for cubes and queries together.
-    pub process_memory_budget: Bytes,
-    /// Memory one query may use for its intermediate results.
-    pub query_memory_budget: Bytes,
+    /// Memory the engine may hold for cubes and queries together. Unset: half of the memory
+    /// its service may use (its cgroup's limit, else the host's), at most 4GiB.
+    pub process_memory_budget: Option<Bytes>,
+    /// Memory one query may use for its intermediate results. Unset: 1GiB, at most the
+    /// process budget.
+    pub query_memory_budget: Option<Bytes>,
     /// Queries running at once per engine; more wait.
     pub max_concurrent_queries: i64,
 }
@@ -325,8 +327,8 @@ pub struct Engine {
 impl Default for Engine {
     fn default() -> Self {
         Engine {
-            process_memory_budget: Bytes(4 << 30),
-            query_memory_budget: Bytes(1 << 30),
+            process_memory_budget: None,
+            query_memory_budget: None,
             max_concurrent_queries: 32,
         }
     }

@@ -350,13 +350,19 @@ fn database(d: &Database, p: &mut Problems) {
 
 fn engine(e: &Engine, p: &mut Problems) {
     let key = |k: &str| KeyPath::root().key("engine").key(k);
-    if e.process_memory_budget.get() < 64 << 20 {
-        p.add(key("process_memory_budget"), format!("{} is below the 64MiB an engine needs to start", e.process_memory_budget));
+    if let Some(process) = e.process_memory_budget
+        && process.get() < 64 << 20
+    {
+        p.add(key("process_memory_budget"), format!("{process} is below the 64MiB an engine needs to start"));
     }
-    if e.query_memory_budget.get() == 0 {
-        p.add(key("query_memory_budget"), "must be greater than zero");
-    } else if e.query_memory_budget > e.process_memory_budget {
-        p.add(key("query_memory_budget"), format!("{} exceeds process_memory_budget {}", e.query_memory_budget, e.process_memory_budget));
+    if let Some(query) = e.query_memory_budget {
+        if query.get() == 0 {
+            p.add(key("query_memory_budget"), "must be greater than zero");
+        } else if let Some(process) = e.process_memory_budget
+            && query > process
+        {
+            p.add(key("query_memory_budget"), format!("{query} exceeds process_memory_budget {process}"));
+        }
     }
     if e.max_concurrent_queries < 1 {
         p.add(key("max_concurrent_queries"), "must be at least 1");

@@ -20,6 +20,7 @@ use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogPro
 use datafusion::datasource::MemTable;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::FunctionRegistry;
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -81,11 +82,10 @@ impl Sessions {
         self.parser.parse(sql).map_err(|e| Parser::parse_sql(&PostgreSqlDialect {}, sql).err().unwrap_or(e))
     }
 
-    /// A session over `tables` (every cube as `model.cube`) with a memory pool of `budget`
-    /// bytes. Cube schemas are replaced whole, so a query sees each model at one log position.
+    /// A session over `tables` (every cube as `model.cube`) whose queries draw on `pool`. Cube schemas are replaced whole, so a query sees each model at one log position.
     /// `private` tables (a transaction's cubes with its uncommitted writes) replace theirs in
     /// this session only: the shared catalog, which `pg_catalog` reads, never holds them.
-    pub fn session(&self, tables: Vec<CubeTable>, private: Vec<CubeTable>, budget: usize) -> DfResult<SessionContext> {
+    pub fn session(&self, tables: Vec<CubeTable>, private: Vec<CubeTable>, pool: Arc<dyn MemoryPool>) -> DfResult<SessionContext> {
         let catalog = self.base.catalog(DATABASE).expect("the triad catalog is registered at start");
         let models = schemas(tables)?;
         for gone in catalog.schema_names().into_iter().filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()) && !models.contains_key(s)) {
@@ -94,7 +94,7 @@ impl Sessions {
         for (model, schema) in &models {
             catalog.register_schema(model, schema.clone())?;
         }
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(budget, 1.0).build_arc()?;
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc()?;
         let mut state = SessionStateBuilder::new_from_existing(self.base.state()).with_runtime_env(runtime);
         if !private.is_empty() {
             let mine = Arc::new(MemoryCatalogProvider::new());
@@ -150,6 +150,12 @@ fn with_pg_typing(ctx: SessionContext) -> DfResult<SessionContext> {
 }
 
 /// The cubes grouped by model, each a schema of in-memory tables.
+/// A 64 MiB pool for tests that make sessions without an engine.
+#[cfg(test)]
+pub fn test_pool() -> Arc<dyn MemoryPool> {
+    Arc::new(datafusion::execution::memory_pool::GreedyMemoryPool::new(64 << 20))
+}
+
 fn schemas(tables: Vec<CubeTable>) -> DfResult<std::collections::BTreeMap<String, Arc<MemorySchemaProvider>>> {
     let mut models: std::collections::BTreeMap<String, Arc<MemorySchemaProvider>> = Default::default();
     for (model, cube, table_schema, batches) in tables {
@@ -228,7 +234,7 @@ mod tests {
     async fn every_session_has_postgresqls_functions() {
         let sessions = super::Sessions::new().unwrap();
         for _ in 0..40 {
-            let ctx = sessions.session(vec![], vec![], 64 << 20).unwrap();
+            let ctx = sessions.session(vec![], vec![], crate::catalog::test_pool()).unwrap();
             let batches = ctx.sql("SELECT to_char(DATE '2025-03-01', 'Mon YYYY'), version()").await.unwrap().collect().await.unwrap();
             let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
             assert!(text.contains("Mar 2025") && text.contains("PostgreSQL 15.0"), "{text}");

@@ -25,7 +25,7 @@ fn sessions() -> (crate::catalog::Sessions, datafusion::prelude::SessionContext)
     .unwrap();
     let sessions = crate::catalog::Sessions::new().unwrap();
     sessions.set_users(vec!["analyst".into()]);
-    let ctx = sessions.session(vec![("sales".into(), "revenue".into(), schema, vec![batch])], vec![], 64 << 20).unwrap();
+    let ctx = sessions.session(vec![("sales".into(), "revenue".into(), schema, vec![batch])], vec![], crate::catalog::test_pool()).unwrap();
     crate::catalog::apply_settings(&ctx, &crate::settings::Settings::default(), "analyst").unwrap();
     (sessions, ctx)
 }

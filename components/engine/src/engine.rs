@@ -46,6 +46,10 @@ pub struct Engine {
     pub sessions: crate::catalog::Sessions,
     /// Where acknowledged writes spent their time (`/status`).
     pub write_stages: Arc<WriteStages>,
+    /// The memory budgets in force (`memory_budget`: set, or derived from the service's limit).
+    pub budgets: crate::memory_budget::Budgets,
+    /// The memory all running queries hold (`query_memory`).
+    pub query_memory: Arc<crate::query_memory::QueryMemory>,
 }
 
 impl Engine {
@@ -54,6 +58,12 @@ impl Engine {
         let host = cluster.host(me)?;
         let db = triad_changelog::db::config(&cluster, me, "triad-engine")?;
         let users = f.users.iter().map(|u| (u.name.clone(), u.password_hash.clone())).collect();
+        let limit = crate::memory_budget::service_limit();
+        let (budgets, warnings) = crate::memory_budget::budgets(f.engine.process_memory_budget.map(|b| b.get()), f.engine.query_memory_budget.map(|b| b.get()), limit);
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        tracing::info!(process_mib = budgets.process >> 20, query_mib = budgets.query >> 20, service_limit_mib = limit >> 20, "memory budgets");
         Ok(Engine {
             me: me.to_string(),
             db,
@@ -68,6 +78,8 @@ impl Engine {
             lifecycle: watch::channel(Lifecycle::default()).0,
             sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
             write_stages: Arc::default(),
+            budgets,
+            query_memory: Arc::new(crate::query_memory::QueryMemory::new(budgets.process as usize)),
             cluster,
         })
     }
@@ -172,7 +184,7 @@ impl Engine {
     /// already present count again: an upper bound). The log cannot refuse what others wrote,
     /// so the check is at the door, before the commit.
     fn fits(&self, entries: &[Change]) -> Result<()> {
-        let budget = self.cluster.file().engine.process_memory_budget.get() as usize;
+        let budget = self.budgets.process as usize;
         let held = self.view().bytes;
         let adding: usize = entries.iter().map(|c| 2 * (c.to_row().change.to_string().len() + 64)).sum();
         memory_check(held, adding, budget).map_err(|e| anyhow!(e))

@@ -189,7 +189,7 @@ mod tests {
         let first = RecordBatch::try_new(schema.clone(), vec![dictionary(vec![0, 1, 0], &[Some("north"), Some("south")]), dictionary(vec![0, 1, 2], &quarters), Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
         let second = RecordBatch::try_new(schema.clone(), vec![dictionary(vec![2, 0], &[Some("north"), Some("south"), Some("east")]), dictionary(vec![2, 0], &quarters), Arc::new(Int64Array::from(vec![4, 5]))]).unwrap();
         let sessions = crate::catalog::Sessions::new().unwrap();
-        let ctx = sessions.session(vec![("m".into(), "c".into(), schema, vec![first, second])], vec![], 64 << 20).unwrap();
+        let ctx = sessions.session(vec![("m".into(), "c".into(), schema, vec![first, second])], vec![], crate::catalog::test_pool()).unwrap();
         let df = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         let plan = df.clone().into_optimized_plan().unwrap().display_indent().to_string();
         let table = pretty_format_batches(&df.collect().await.unwrap_or_else(|e| panic!("{sql}: {e}"))).unwrap().to_string();

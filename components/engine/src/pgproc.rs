@@ -183,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn results_and_arguments_are_postgresqls() {
         let sessions = crate::catalog::Sessions::new().unwrap();
-        let ctx = sessions.session(vec![], vec![], 64 << 20).unwrap();
+        let ctx = sessions.session(vec![], vec![], crate::catalog::test_pool()).unwrap();
         let sql = "SELECT p.proname, pg_get_function_result(p.oid) AS r, pg_get_function_arguments(p.oid) AS a FROM pg_catalog.pg_proc p \
                    WHERE p.proname IN ('upper', 'generate_series', 'now', 'concat') ORDER BY 1, 3";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();

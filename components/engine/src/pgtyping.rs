@@ -213,7 +213,7 @@ mod tests {
         ]));
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(region), Arc::new(Int64Array::from(vec![Some(1), Some(2), Some(2), None])), Arc::new(Float64Array::from(vec![2.5, 3.5, -2.5, 0.5]))]).unwrap();
         let sessions = crate::catalog::Sessions::new().unwrap();
-        let ctx = sessions.session(vec![("m".into(), "c".into(), schema, vec![batch])], vec![], 64 << 20).unwrap();
+        let ctx = sessions.session(vec![("m".into(), "c".into(), schema, vec![batch])], vec![], crate::catalog::test_pool()).unwrap();
         // As the server plans it: PostgreSQL's parser and rewrites, then the text again.
         let sql = &crate::sql::parse(&sessions, sql).unwrap_or_else(|e| panic!("{sql}: {e:?}")).remove(0).to_string();
         let batches = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).collect().await.unwrap_or_else(|e| panic!("{sql}: {e}"));

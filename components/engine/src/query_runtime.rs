@@ -20,9 +20,11 @@ fn runtime() -> &'static Runtime {
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .thread_name("triad-query")
             .on_thread_start(|| {
-                // On Linux the nice value is per thread: this lowers only the query thread.
+                // On Linux the nice value is per thread: this lowers only the query thread,
+                // below wherever the engine itself runs (an engine started at nice 15 must not
+                // get query threads at 10, above its own).
                 // SAFETY: setpriority has no memory effects; `0` names the calling thread.
-                let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, QUERY_NICE) };
+                let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, (current_nice() + QUERY_NICE).min(19)) };
                 if rc != 0 {
                     tracing::warn!(error = %std::io::Error::last_os_error(), "could not lower a query thread's priority");
                 }

@@ -51,7 +51,7 @@ mod tests {
     async fn pg_roles_lists_the_users_as_login_roles() {
         let sessions = crate::catalog::Sessions::new().unwrap();
         sessions.set_users(vec!["analyst".into(), "admin".into()]);
-        let ctx = sessions.session(vec![], vec![], 64 << 20).unwrap();
+        let ctx = sessions.session(vec![], vec![], crate::catalog::test_pool()).unwrap();
         let batches = ctx.sql("SELECT rolname, rolsuper, rolcanlogin FROM pg_catalog.pg_roles ORDER BY 1").await.unwrap().collect().await.unwrap();
         let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
         assert!(text.contains("| admin   | false    | true        |") && text.contains("| analyst | false    | true        |"), "{text}");

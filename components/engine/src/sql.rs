@@ -443,10 +443,10 @@ pub(crate) fn result_schema(ctx: &SessionContext, plan: &datafusion::logical_exp
 /// `pg_catalog` and `information_schema`), within the per-query memory budget; with a SQL
 /// session, its uncommitted writes are visible and its parameters apply.
 pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgWireResult<SessionContext> {
-    // A query gets its own budget, but never more than what the cubes leave of the process's.
-    let e = &engine.cluster.file().engine;
-    let left = (e.process_memory_budget.get() as usize).saturating_sub(engine.view().bytes);
-    let budget = (e.query_memory_budget.get() as usize).min(left).max(16 << 20);
+    // A query gets its own budget, and all queries together what the cubes leave of the
+    // process's (query_memory).
+    let b = engine.budgets;
+    let pool = engine.query_memory.pool(b.query as usize, b.process as usize, engine.view().bytes);
     let (pending, settings) = match session {
         Some(s) => {
             let s = s.lock().unwrap();
@@ -456,7 +456,7 @@ pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgW
     };
     let (tables, private) = engine.tables(&pending).map_err(|e| user_error("XX000", e.to_string(), None))?;
     engine.sessions.set_users(engine.users.read().unwrap().keys().cloned().collect());
-    let ctx = engine.sessions.session(tables, private, budget).map_err(|e| user_error("XX000", e.to_string(), None))?;
+    let ctx = engine.sessions.session(tables, private, pool).map_err(|e| user_error("XX000", e.to_string(), None))?;
     if let Some((settings, user)) = settings {
         crate::catalog::apply_settings(&ctx, &settings, &user).map_err(|e| user_error("XX000", e.to_string(), None))?;
     }
@@ -474,7 +474,12 @@ pub(crate) fn df_error(e: datafusion::error::DataFusionError, sql: &str) -> PgWi
     } else {
         "XX000"
     };
-    let msg = if code == "53200" { format!("the query needs more memory than [engine] query_memory_budget allows: {msg}") } else { msg };
+    // DataFusion wraps the pool's refusal in its operators' context ("Decreasing allocation
+    // after spilling should succeed caused by ..."): the refusal alone says what happened.
+    let msg = match msg.find("Resources exhausted") {
+        Some(at) if code == "53200" => format!("the query was stopped for memory: {}", &msg[at..]),
+        _ => msg,
+    };
     user_error(code, msg.clone(), position_of(&msg, sql))
 }
 
@@ -548,6 +553,18 @@ impl PgWireServerHandlers for Handlers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_for_memory_is_53200_with_the_pools_words() {
+        use datafusion::error::DataFusionError;
+        let wrapped = DataFusionError::Context(
+            "Decreasing allocation after spilling should succeed".into(),
+            Box::new(DataFusionError::ResourcesExhausted("the engine holds 257 MiB of memory and may hold 256 MiB".into())),
+        );
+        let PgWireError::UserError(info) = df_error(wrapped, "SELECT 1") else { panic!("not a user error") };
+        assert_eq!(info.code, "53200");
+        assert_eq!(info.message, "the query was stopped for memory: Resources exhausted: the engine holds 257 MiB of memory and may hold 256 MiB");
+    }
 
     #[test]
     fn literals_and_positions() {
