@@ -79,7 +79,7 @@ impl Engine {
             sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
             write_stages: Arc::default(),
             budgets,
-            query_memory: Arc::new(crate::query_memory::QueryMemory::new(budgets.process as usize)),
+            query_memory: Arc::new(crate::query_memory::QueryMemory::new(budgets)),
             cluster,
         })
     }

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::memory_pool::{MemoryLimit, MemoryPool, MemoryReservation};
 
+use crate::memory_budget::Budgets;
+
 /// How stale a reading of the process's resident memory may be (reading it costs a system
 /// call; DataFusion asks for memory once per batch per operator).
 const RESIDENT_READ_EVERY: Duration = Duration::from_millis(10);
@@ -29,8 +31,9 @@ const TRIM_AT_MOST_EVERY: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub struct QueryMemory {
     used: AtomicUsize,
-    /// The anonymous resident memory the process may reach before queries are refused.
-    resident_ceiling: usize,
+    /// The budgets: each query's, and the process's (also the anonymous resident memory the
+    /// process may reach before queries are refused).
+    budgets: Budgets,
     /// The last reading of anonymous resident memory, and when it was taken.
     resident: Mutex<Option<(Instant, usize)>>,
     read_resident: fn() -> Option<usize>,
@@ -39,16 +42,16 @@ pub struct QueryMemory {
 }
 
 impl QueryMemory {
-    /// Queries refused once the process's anonymous resident memory would pass `ceiling`.
-    pub fn new(ceiling: usize) -> QueryMemory {
-        QueryMemory { used: AtomicUsize::new(0), resident_ceiling: ceiling, resident: Mutex::new(None), read_resident: anonymous_resident, trimmed: Mutex::new(None) }
+    /// The account for an engine with `budgets`.
+    pub fn new(budgets: Budgets) -> QueryMemory {
+        QueryMemory { used: AtomicUsize::new(0), budgets, resident: Mutex::new(None), read_resident: anonymous_resident, trimmed: Mutex::new(None) }
     }
 
     /// The process's anonymous resident memory if `additional` bytes more would pass the
     /// ceiling. Memory freed by queries that ended may still be resident, kept by the
     /// allocator for reuse: before refusing, it is handed back (`malloc_trim`) and read again.
     fn resident_over(&self, additional: usize) -> Option<usize> {
-        let over = |r: &usize| r + additional > self.resident_ceiling;
+        let over = |r: &usize| r + additional > self.budgets.process as usize;
         let resident = self.resident().filter(over)?;
         let mut trimmed = self.trimmed.lock().unwrap();
         if trimmed.is_some_and(|at| at.elapsed() < TRIM_AT_MOST_EVERY) {
@@ -74,9 +77,10 @@ impl QueryMemory {
         }
     }
 
-    /// A pool for one query: at most `query_budget`, and never more than the engine's queries
-    /// together may hold beside `cubes` bytes of cubes within `process_budget`.
-    pub fn pool(self: &Arc<Self>, query_budget: usize, process_budget: usize, cubes: usize) -> Arc<dyn MemoryPool> {
+    /// A pool for one query: at most the query budget, and never more than the engine's
+    /// queries together may hold beside `cubes` bytes of cubes within the process budget.
+    pub fn pool(self: &Arc<Self>, cubes: usize) -> Arc<dyn MemoryPool> {
+        let (query_budget, process_budget) = (self.budgets.query as usize, self.budgets.process as usize);
         Arc::new(QueryPool { engine: self.clone(), query_budget, shared: process_budget.saturating_sub(cubes), cubes, used: AtomicUsize::new(0) })
     }
 
@@ -147,7 +151,7 @@ impl MemoryPool for QueryPool {
             self.engine.used.fetch_sub(additional, Ordering::Relaxed);
             return Err(self.refuse(
                 additional,
-                format!("the engine holds {} MiB of memory and may hold {} MiB ([engine] process_memory_budget)", resident / MIB, self.engine.resident_ceiling / MIB),
+                format!("the engine holds {} MiB of memory and may hold {} MiB ([engine] process_memory_budget)", resident / MIB, self.engine.budgets.process as usize / MIB),
             ));
         }
         Ok(())
@@ -184,14 +188,14 @@ mod tests {
     use super::*;
     use datafusion::execution::memory_pool::MemoryConsumer;
 
-    const GIB: usize = 1 << 30;
 
     #[test]
     fn each_query_and_all_queries_together_are_bounded() {
-        let engine = Arc::new(QueryMemory { read_resident: || Some(0), ..QueryMemory::new(1 << 40) });
+        let budgets = Budgets { process: 100 << 20, query: 50 << 20 };
+        let engine = Arc::new(QueryMemory { read_resident: || Some(0), ..QueryMemory::new(budgets) });
         // Process budget 100 MiB, cubes 40 MiB: queries together may hold 60 MiB.
-        let a = engine.pool(50 * MIB, 100 * MIB, 40 * MIB);
-        let b = engine.pool(50 * MIB, 100 * MIB, 40 * MIB);
+        let a = engine.pool(40 * MIB);
+        let b = engine.pool(40 * MIB);
         let ra = MemoryConsumer::new("a").register(&a);
         let rb = MemoryConsumer::new("b").register(&b);
 
@@ -217,8 +221,8 @@ mod tests {
     fn a_query_is_refused_when_the_process_is_full_whatever_the_pools_count() {
         // What the kernel says the process holds, whatever the pools counted.
         static RESIDENT: AtomicUsize = AtomicUsize::new(300 * MIB);
-        let engine = Arc::new(QueryMemory { read_resident: || Some(RESIDENT.load(Ordering::Relaxed)), ..QueryMemory::new(384 * MIB) });
-        let pool = engine.pool(GIB, 4 * GIB, 0);
+        let engine = Arc::new(QueryMemory { read_resident: || Some(RESIDENT.load(Ordering::Relaxed)), ..QueryMemory::new(Budgets { process: 384 << 20, query: 1 << 30 }) });
+        let pool = engine.pool(0);
         let r = MemoryConsumer::new("q").register(&pool);
         r.try_grow(80 * MIB).unwrap();
         RESIDENT.store(380 * MIB, Ordering::Relaxed);

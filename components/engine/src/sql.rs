@@ -445,8 +445,7 @@ pub(crate) fn result_schema(ctx: &SessionContext, plan: &datafusion::logical_exp
 pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgWireResult<SessionContext> {
     // A query gets its own budget, and all queries together what the cubes leave of the
     // process's (query_memory).
-    let b = engine.budgets;
-    let pool = engine.query_memory.pool(b.query as usize, b.process as usize, engine.view().bytes);
+    let pool = engine.query_memory.pool(engine.view().bytes);
     let (pending, settings) = match session {
         Some(s) => {
             let s = s.lock().unwrap();
