@@ -15,7 +15,7 @@ restarts = int(host1.get_unit_property("triad-engine", "NRestarts"))
 pid = host1.get_unit_property("triad-engine", "MainPID")
 
 with subtest(f"{QUERIES} queries that would exhaust host 1's engine's memory are refused"):
-    budgets = host1.succeed("journalctl -u triad-engine -o cat | grep -E 'memory budgets|memory_budget' | tail -2").strip()
+    budgets = host1.succeed("journalctl -u triad-engine -o cat | grep -E 'spill budgets|memory_budget' | tail -2").strip()
     note(f"  {budgets}")
     psql = f"PGPASSWORD={ANALYST_PASSWORD} timeout 150 psql -X -At -v VERBOSITY=verbose 'host={host1.name} port={ENGINE_SQL} user={ANALYST} dbname={DATABASE}'"
     client.succeed(f"rm -f /tmp/oom-*.out; for i in $(seq {QUERIES}); do ({psql} -c {shlex.quote(HOARD_QUERY)}; echo exit=$?) >/tmp/oom-$i.out 2>&1 & done; wait", timeout=200)

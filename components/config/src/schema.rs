@@ -320,6 +320,9 @@ pub struct Engine {
     /// Memory one query may use for its intermediate results. Unset: 1GiB, at most the
     /// process budget.
     pub query_memory_budget: Option<Bytes>,
+    /// Disk all running queries together may spill to, in `<state_dir>/engine/spill`. Unset:
+    /// a quarter of the space free there at start, at most 16GiB; 0: queries never spill.
+    pub spill_disk_budget: Option<Bytes>,
     /// Queries running at once per engine; more wait.
     pub max_concurrent_queries: i64,
 }
@@ -329,6 +332,7 @@ impl Default for Engine {
         Engine {
             process_memory_budget: None,
             query_memory_budget: None,
+            spill_disk_budget: None,
             max_concurrent_queries: 32,
         }
     }

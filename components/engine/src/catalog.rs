@@ -21,6 +21,7 @@ use datafusion::datasource::MemTable;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::memory_pool::MemoryPool;
+use datafusion::execution::disk_manager::{DiskManager, DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -41,6 +42,8 @@ pub struct Sessions {
     parser: crate::compat_parse::CompatParser,
     /// The users `pg_roles` lists.
     users: crate::roles::Users,
+    /// Where queries spill, shared by all (`spill`); none: queries never spill.
+    spill: Option<Arc<DiskManager>>,
 }
 
 impl Sessions {
@@ -68,7 +71,13 @@ impl Sessions {
         crate::pgaggregates::register(&base);
         crate::pgnumeric::register(&base);
         crate::pgfunctions::replace(&base, text_constant("version", &format!("PostgreSQL {} (Triad {}, the cube engine) on {}-linux, 64-bit", crate::settings::SERVER_VERSION, env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)));
-        Ok(Sessions { base, parser: crate::compat_parse::CompatParser::new(), users })
+        Ok(Sessions { base, parser: crate::compat_parse::CompatParser::new(), users, spill: None })
+    }
+
+    /// These sessions' queries spill through `disk` (`spill::disk_manager`).
+    pub fn spilling_to(mut self, disk: Arc<DiskManager>) -> Sessions {
+        self.spill = Some(disk);
+        self
     }
 
     /// The users who can log in, as `pg_roles` lists them from now on.
@@ -94,7 +103,9 @@ impl Sessions {
         for (model, schema) in &models {
             catalog.register_schema(model, schema.clone())?;
         }
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc()?;
+        let mut runtime = RuntimeEnvBuilder::new().with_memory_pool(pool);
+        runtime.disk_manager = Some(self.spill.clone().unwrap_or_else(no_spilling));
+        let runtime = runtime.build_arc()?;
         let mut state = SessionStateBuilder::new_from_existing(self.base.state()).with_runtime_env(runtime);
         if !private.is_empty() {
             let mine = Arc::new(MemoryCatalogProvider::new());
@@ -149,12 +160,18 @@ fn with_pg_typing(ctx: SessionContext) -> DfResult<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
-/// The cubes grouped by model, each a schema of in-memory tables.
+/// A disk manager that refuses to spill: without one, DataFusion would spill under `/tmp`.
+fn no_spilling() -> Arc<DiskManager> {
+    Arc::new(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled).build().expect("a disabled disk manager builds"))
+}
+
 /// A 64 MiB pool for tests that make sessions without an engine.
 #[cfg(test)]
 pub fn test_pool() -> Arc<dyn MemoryPool> {
     Arc::new(datafusion::execution::memory_pool::GreedyMemoryPool::new(64 << 20))
 }
+
+/// The cubes grouped by model, each a schema of in-memory tables.
 
 fn schemas(tables: Vec<CubeTable>) -> DfResult<std::collections::BTreeMap<String, Arc<MemorySchemaProvider>>> {
     let mut models: std::collections::BTreeMap<String, Arc<MemorySchemaProvider>> = Default::default();

@@ -53,7 +53,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(cluster: Cluster, me: &str) -> Result<Engine> {
+    /// The engine of host `me`; its state (the spill directory) lives under `state_dir`.
+    pub fn new(cluster: Cluster, me: &str, state_dir: &std::path::Path) -> Result<Engine> {
         let f = cluster.file();
         let host = cluster.host(me)?;
         let db = triad_changelog::db::config(&cluster, me, "triad-engine")?;
@@ -63,7 +64,9 @@ impl Engine {
         for warning in warnings {
             tracing::warn!("{warning}");
         }
-        tracing::info!(process_mib = budgets.process >> 20, query_mib = budgets.query >> 20, service_limit_mib = limit >> 20, "memory budgets");
+        let spill_dir = crate::spill::directory(state_dir);
+        let (spill, spill_budget) = crate::spill::disk_manager(&spill_dir, f.engine.spill_disk_budget.map(|b| b.get()))?;
+        tracing::info!(process_mib = budgets.process >> 20, query_mib = budgets.query >> 20, service_limit_mib = limit >> 20, spill_mib = spill_budget >> 20, spill_dir = %spill_dir.display(), "memory and spill budgets");
         Ok(Engine {
             me: me.to_string(),
             db,
@@ -76,7 +79,7 @@ impl Engine {
             data_provider: host.data_provider,
             data_consumer: host.data_consumer,
             lifecycle: watch::channel(Lifecycle::default()).0,
-            sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?,
+            sessions: crate::catalog::Sessions::new().context("setting up the SQL catalog")?.spilling_to(spill),
             write_stages: Arc::default(),
             budgets,
             query_memory: Arc::new(crate::query_memory::QueryMemory::new(budgets)),

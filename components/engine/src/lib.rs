@@ -52,6 +52,7 @@ pub mod snapshot;
 pub mod snapshot_codec;
 pub mod snapshot_table;
 pub mod snapshot_writer;
+pub mod spill;
 pub mod sql;
 pub mod store;
 pub mod subqueries;

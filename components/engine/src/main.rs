@@ -14,17 +14,21 @@ use triad_engine::{cluster, engine::Engine, http, sql};
 struct Args {
     #[command(flatten)]
     daemon: DaemonArgs,
+    /// Overrides [cluster] state_dir; queries spill to <state-dir>/engine/spill.
+    #[arg(long)]
+    state_dir: Option<std::path::PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    triad_daemon::main("triad-engine", triad_daemon::Role::App, &args.daemon, |cluster| run(cluster, args.daemon.host.clone()))
+    triad_daemon::main("triad-engine", triad_daemon::Role::App, &args.daemon, |cluster| run(cluster, args.daemon.host.clone(), args.state_dir.clone()))
 }
 
-async fn run(cluster: Cluster, host: String) -> anyhow::Result<()> {
+async fn run(cluster: Cluster, host: String, state_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let host = cluster.host(&host).context("--host")?.clone();
     let ports = cluster.file().ports.clone();
-    let engine = Arc::new(Engine::new(cluster.clone(), &host.name)?);
+    let state_dir = state_dir.unwrap_or_else(|| cluster.cluster.state_dir.clone());
+    let engine = Arc::new(Engine::new(cluster.clone(), &host.name, &state_dir)?);
     let departures = Arc::new(cluster::Departures::default());
     let mut servers = Servers::default();
 

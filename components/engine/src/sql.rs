@@ -464,6 +464,13 @@ pub(crate) fn context(engine: &Engine, session: Option<&session::Shared>) -> PgW
 
 pub(crate) fn df_error(e: datafusion::error::DataFusionError, sql: &str) -> PgWireError {
     let msg = e.to_string();
+    // DataFusion's words name its own setting (`datafusion.runtime.max_temp_directory_size`);
+    // the operator's is `[engine] spill_disk_budget` (spill).
+    const SPILL_FULL: &str = "spilling process has exceeded the allowable limit of ";
+    if let Some(at) = msg.find(SPILL_FULL) {
+        let limit = msg[at + SPILL_FULL.len()..].split(". ").next().unwrap_or_default();
+        return user_error("53100", format!("the query was stopped: its spill files would pass the engine's spill_disk_budget of {limit}"), None);
+    }
     let code = if msg.contains("not found") || msg.contains("doesn't exist") || msg.contains("No field named") {
         "42P01"
     } else if msg.contains("Resources exhausted") {

@@ -116,7 +116,8 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
         let log = fs::File::create(d.join(format!("{n}.log"))).unwrap();
         procs.0.push(
             Command::new(env!("CARGO_BIN_EXE_triad-engine"))
-                .args(["--config", config.to_str().unwrap(), "--host", n])
+                .args(["--config", config.to_str().unwrap(), "--host", n, "--state-dir"])
+                .arg(d.join(n))
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -228,11 +229,17 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     let _ = procs.0[1].kill();
     let _ = procs.0[1].wait();
     psql(&e1, "secret", "INSERT INTO sales.revenue (region, month, units) VALUES ('after-snapshot', 'm', 1)").unwrap();
+    // What a query spilling when the engine was killed leaves behind; the restart removes it.
+    let spill = d.join("e2/engine/spill");
+    fs::create_dir_all(spill.join("datafusion-killed")).unwrap();
+    fs::write(spill.join("datafusion-killed/.tmp0001"), vec![7u8; 3 << 20]).unwrap();
     let log = fs::OpenOptions::new().append(true).open(d.join("e2.log")).unwrap();
-    procs.0[1] = Command::new(env!("CARGO_BIN_EXE_triad-engine")).args(["--config", config.to_str().unwrap(), "--host", "e2"]).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    procs.0[1] = Command::new(env!("CARGO_BIN_EXE_triad-engine")).args(["--config", config.to_str().unwrap(), "--host", "e2", "--state-dir"]).arg(d.join("e2")).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     eventually(60, "the restarted e2 serving", || (http(&e2, "GET", "/health", "").0 == 200).then_some(()));
     let e2_log = fs::read_to_string(d.join("e2.log")).unwrap();
     assert!(e2_log.contains("loaded the snapshot"), "{e2_log}");
+    assert!(!spill.join("datafusion-killed").exists(), "the killed run's spill files are removed at start");
+    assert!(e2_log.contains("removed spill files a previous run left") && e2_log.contains("mib=3"), "{e2_log}");
     let checksum = "SELECT count(*), round(sum(amount), 6), sum(units) FROM sales.revenue";
     assert_eq!(psql(&e2, "secret", checksum).unwrap(), psql(&e1, "secret", checksum).unwrap(), "the restarted engine's image");
     let checksum = "SELECT count(*), round(sum(x), 6), sum(y) FROM d.diff";
