@@ -163,6 +163,16 @@ impl Postgres {
         s
     }
 
+    /// Connection string for libpq's tools (psql, pg_rewind) to `host` as the superuser. A
+    /// soak wedged when a rewind's source lost power while the keeper waited for its answer to
+    /// CHECKPOINT: the request had been acknowledged, nothing more was sent, and without
+    /// keepalives the keeper waited for good. Probes after 2 s idle, 1 s apart, 3 lost; data
+    /// unacknowledged for 10 s also ends the connection. (libpq's spelling: tokio-postgres
+    /// refuses `keepalives_count`, so `dsn` leaves these out.)
+    pub fn tool_dsn(&self, host: &str, user: &str, dbname: &str) -> String {
+        format!("{} keepalives=1 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=10000", self.dsn(host, user, dbname))
+    }
+
     fn command(&self, program: &str) -> Command {
         let mut c = Command::new(self.bin_dir.join(program));
         c.current_dir(&self.home).env_remove("PGDATA");
@@ -180,20 +190,7 @@ impl Postgres {
     /// rewound the same directory while the orphan still wrote to it. PostgreSQL itself is not
     /// run through here: it must outlive a keeper restart, and its fence service stops it.
     fn run(&self, c: Command, what: &str) -> Result<()> {
-        self.output(c, what).map(drop)
-    }
-
-    /// Runs a tool to its end (see `run`) and returns its standard output.
-    fn output(&self, mut c: Command, what: &str) -> Result<String> {
-        // SAFETY: only the async-signal-safe prctl(2) runs between fork and exec.
-        unsafe {
-            c.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
-        }
-        let out = c.stdin(Stdio::null()).output().with_context(|| format!("{what}: cannot run {:?}", c.get_program()))?;
-        if !out.status.success() {
-            bail!("{what} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stderr).trim(), String::from_utf8_lossy(&out.stdout).trim());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        output(c, what, None).map(drop)
     }
 
     /// The keeper's directories, owned by PostgreSQL's OS user.
@@ -347,7 +344,7 @@ impl Postgres {
         }
         self.begin_rejoin("pg_basebackup")?;
         let mut c = self.command("pg_basebackup");
-        c.arg("-D").arg(&d).args(["-h", primary, "-p", &self.port.to_string(), "-U", &self.replication_user, "-X", "stream", "-c", "fast", "--no-password"]);
+        c.arg("-D").arg(&d).arg("-d").arg(self.tool_dsn(primary, &self.replication_user, "replication")).args(["-X", "stream", "-c", "fast", "--no-password"]);
         self.run(c, &format!("pg_basebackup from {primary}"))?;
         self.mark_standby()?;
         self.end_rejoin()
@@ -365,7 +362,7 @@ impl Postgres {
             let rewound = self.source_promoted(primary).and_then(|()| {
                 self.begin_rejoin("pg_rewind")?;
                 let mut c = self.command("pg_rewind");
-                c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.dsn(primary, &self.superuser, "postgres"));
+                c.arg("--target-pgdata").arg(self.data_dir()).arg("--source-server").arg(self.tool_dsn(primary, &self.superuser, "postgres"));
                 self.run(c, &format!("pg_rewind from {primary}"))
             });
             match rewound {
@@ -395,8 +392,9 @@ impl Postgres {
     fn source_promoted(&self, primary: &str) -> Result<()> {
         let sql = |query: &str| {
             let mut c = self.command("psql");
-            c.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"]).arg(self.dsn(primary, &self.superuser, "postgres")).args(["-c", query]);
-            self.output(c, &format!("asking {primary} ({query})"))
+            c.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"]).arg(self.tool_dsn(primary, &self.superuser, "postgres")).args(["-c", query]);
+            // Nothing is changed yet: whatever goes wrong, the next round may try again.
+            output(c, &format!("asking {primary} ({query})"), Some(ASK_WITHIN)).with_context(|| format!("the rewind's source {primary} did not answer"))
         };
         if sql("SELECT pg_is_in_recovery()")?.trim() != "f" {
             bail!("the rewind's source {primary} is not yet promoted (still in recovery)");
@@ -429,6 +427,43 @@ impl Postgres {
     }
 }
 
+/// Runs a tool to its end and returns its standard output; killed with its process group
+/// when `within` passes (a question to another host's PostgreSQL has no business taking
+/// long; copying a data directory may take as long as it needs, its connection's keepalives
+/// end it if the other host is gone).
+pub fn output(mut c: Command, what: &str, within: Option<std::time::Duration>) -> Result<String> {
+    // SAFETY: only async-signal-safe calls (prctl(2), setpgid(2)) run between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0)).map_err(std::io::Error::from)
+        });
+    }
+    let child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("{what}: cannot run {:?}", c.get_program()))?;
+    let pid = child.id() as i32;
+    let (done, waited) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = done.send(());
+        out
+    });
+    if let Some(within) = within
+        && waited.recv_timeout(within).is_err()
+    {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = waiter.join();
+        bail!("{what} did not finish within {} s: stopped", within.as_secs());
+    }
+    let out = waiter.join().map_err(|_| anyhow::anyhow!("{what}: waiting for it panicked"))?.with_context(|| format!("{what}: waiting for it"))?;
+    if !out.status.success() {
+        bail!("{what} failed ({}): {}{}", out.status, String::from_utf8_lossy(&out.stderr).trim(), String::from_utf8_lossy(&out.stdout).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// How long a question to another host's PostgreSQL (in recovery? CHECKPOINT) may take.
+const ASK_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Whether a failed pg_rewind (attempt `attempt`, its error `error`) is tried again rather
 /// than the directory cloned afresh: only when it never reached the source (refused, or the
 /// source starting up or shutting down, or not yet promoted, as right after a switchover), so
@@ -437,7 +472,7 @@ pub fn rewind_again(attempt: u32, error: &str) -> bool {
     attempt < 5 && momentary(error)
 }
 
-const MOMENTARY: [&str; 6] = ["could not connect to server", "connection to server at", "Connection refused", "the database system is starting up", "the database system is shutting down", "is not yet promoted"];
+const MOMENTARY: [&str; 7] = ["could not connect to server", "connection to server at", "Connection refused", "the database system is starting up", "the database system is shutting down", "is not yet promoted", "did not answer"];
 
 /// Whether a rejoin failed for a reason that passes (see `rewind_again`): the directory is
 /// as it was, and the keeper's next round tries again rather than cloning afresh.
@@ -460,7 +495,34 @@ fn find_bin_dir() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::rewind_again;
+    use super::{output, rewind_again};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_tool_past_its_deadline_is_stopped_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("child");
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(format!("sleep 60 & echo $! > {}; wait", pidfile.display()));
+        let started = Instant::now();
+        let e = output(c, "asking a host that never answers", Some(Duration::from_secs(1))).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(format!("{e:#}"), "asking a host that never answers did not finish within 1 s: stopped");
+        let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |s| s.contains(") Z "))
+        });
+        assert!(gone, "the tool's own child {child} was stopped too");
+
+        let mut ok = Command::new("sh");
+        ok.args(["-c", "echo answered"]);
+        assert_eq!(output(ok, "asking", Some(Duration::from_secs(10))).unwrap(), "answered\n");
+        let mut failing = Command::new("sh");
+        failing.args(["-c", "echo refused >&2; exit 2"]);
+        assert_eq!(format!("{:#}", output(failing, "asking", None).unwrap_err()), "asking failed (exit status: 2): refused");
+    }
 
     #[test]
     fn a_rewind_is_tried_again_only_when_it_never_reached_the_source() {
@@ -469,6 +531,9 @@ mod tests {
             (1, "pg_rewind: error: connection to server at \"10.0.0.2\", port 5432 failed: FATAL:  the database system is starting up", true),
             (2, "pg_rewind: error: connection to server at \"10.0.0.2\", port 5432 failed: FATAL:  the database system is shutting down", true),
             (4, "the rewind's source 10.0.0.2 is not yet promoted (still in recovery)", true),
+            (2, "the rewind's source 10.0.0.2 did not answer: asking 10.0.0.2 (CHECKPOINT) did not finish within 30 s: stopped", true),
+            (1, "the rewind's source 10.0.0.2 did not answer: asking 10.0.0.2 (CHECKPOINT) failed (exit status: 2): psql: error: server closed the connection unexpectedly", true),
+            (1, "pg_rewind from 10.0.0.2 failed (exit status: 1): pg_rewind: error: could not receive data from server: Connection timed out", false),
             (5, "pg_rewind: error: could not connect to server: Connection refused", false),
             (1, "pg_rewind: fatal: could not find common ancestor of the source and target cluster's timelines", false),
             (1, "pg_rewind: error: could not open file \"base/1/1259\": No such file or directory", false),
