@@ -34,6 +34,30 @@ pub struct ClusterFile {
     /// Users created in the cluster database at bootstrap, until the designer manages them.
     #[serde(default)]
     pub users: Vec<BootstrapUser>,
+    /// TLS: the cluster's CA and each host's certificate (docs/security.md). Set, the engines'
+    /// SQL port speaks only TLS.
+    #[serde(default)]
+    pub tls: Option<Tls>,
+}
+
+/// Where a host finds its TLS files. `{host}` in a path stands for the host's name, for
+/// clusters whose hosts share one file system (the demo, tests).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The cluster CA's certificate (PEM).
+    pub ca: String,
+    /// This host's certificate (PEM), issued by the CA (`triadctl certs issue`).
+    pub cert: String,
+    /// This host's private key (PEM).
+    pub key: String,
+}
+
+impl Tls {
+    /// `path` with `{host}` replaced by `host`.
+    pub fn path_for(path: &str, host: &str) -> PathBuf {
+        PathBuf::from(path.replace("{host}", host))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

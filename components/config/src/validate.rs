@@ -34,6 +34,9 @@ pub fn validate(f: &ClusterFile) -> Vec<Problem> {
     timings(&f.timings, &mut p);
     database(&f.database, &mut p);
     engine(&f.engine, &mut p);
+    if let Some(t) = &f.tls {
+        tls(t, &mut p);
+    }
     balancer(&f.balancer, &mut p);
     profiles_and_users(f, &mut p);
     coordinator(&f.coordinator, &mut p);
@@ -345,6 +348,14 @@ fn database(d: &Database, p: &mut Problems) {
         && !f.is_absolute()
     {
         p.add(key("password_file"), "must be an absolute path");
+    }
+}
+
+fn tls(t: &crate::schema::Tls, p: &mut Problems) {
+    for (name, path) in [("ca", &t.ca), ("cert", &t.cert), ("key", &t.key)] {
+        if !path.starts_with('/') {
+            p.add(KeyPath::root().key("tls").key(name), format!("{path:?} must be an absolute path"));
+        }
     }
 }
 

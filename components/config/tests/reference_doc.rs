@@ -40,6 +40,10 @@ work_mem = "64MB"
 address = "10.0.0.100"
 interface = "eth0"
 router_id = 7
+[tls]
+ca = "/etc/triad/tls/ca.crt"
+cert = "/etc/triad/tls/{host}.crt"
+key = "/etc/triad/tls/{host}.key"
 "#;
 
 fn paths(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {

@@ -20,6 +20,10 @@ pub struct Identity {
     pub name: String,
     pub fqdn: String,
     pub address: IpAddr,
+    /// Other names and addresses clients reach this host by: for an app host, the balancers
+    /// that pass SQL through to it, so `sslmode=verify-full` holds through them.
+    pub via_names: Vec<String>,
+    pub via_addresses: Vec<IpAddr>,
 }
 
 /// A new CA for cluster `cluster`, valid from `now` for `days`. Its certificates may sign
@@ -51,6 +55,10 @@ pub fn issue(ca: &Pem, host: &Identity, now: OffsetDateTime, days: i64) -> Resul
         SanType::DnsName(host.name.clone().try_into().with_context(|| format!("{:?} is not a DNS name", host.name))?),
         SanType::IpAddress(host.address),
     ];
+    for name in &host.via_names {
+        params.subject_alt_names.push(SanType::DnsName(name.clone().try_into().with_context(|| format!("{name:?} is not a DNS name"))?));
+    }
+    params.subject_alt_names.extend(host.via_addresses.iter().map(|a| SanType::IpAddress(*a)));
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     // The same certificate serves (its daemons' ports) and identifies the host to its peers.
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];

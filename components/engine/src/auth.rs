@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{DefaultServerParameterProvider, LoginInfo, StartupHandler, finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata};
 use pgwire::api::{ClientInfo, PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
@@ -57,6 +57,14 @@ impl StartupHandler for PasswordLogin {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                // With [tls], passwords travel only inside TLS.
+                if self.engine.cluster.file().tls.is_some() && !client.is_secure() {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        "this engine accepts SQL connections only over TLS ([tls] in the cluster file): connect with sslmode=verify-full (or require)".into(),
+                    ))));
+                }
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);

@@ -56,6 +56,7 @@ pub mod spill;
 pub mod sql;
 pub mod store;
 pub mod subqueries;
+pub mod tls;
 pub mod txn;
 pub mod update;
 pub mod view;

@@ -49,7 +49,8 @@ async fn run(cluster: Cluster, host: String, state_dir: Option<std::path::PathBu
         sql: Arc::new(sql::SqlHandler { engine: engine.clone() }),
         startup: Arc::new(triad_engine::auth::PasswordLogin::new(engine.clone())),
     });
-    servers.spawn(format!("SQL on {sql_addr}"), serve_sql(sql_listener, handlers));
+    let tls = triad_engine::tls::sql_acceptor(&cluster, &host.name).context("setting up TLS on the SQL port ([tls])")?;
+    servers.spawn(format!("SQL on {sql_addr}"), serve_sql(sql_listener, tls, handlers));
     tracing::info!(sql = %sql_addr, http = %http_addr, "listening");
 
     tokio::spawn(engine.clone().replicate());
@@ -62,13 +63,13 @@ async fn run(cluster: Cluster, host: String, state_dir: Option<std::path::PathBu
 
 /// Accepts SQL connections, each served in its own task. A failed accept (a client that
 /// reset before it was accepted, a full file table for a moment) is logged and the loop goes on.
-async fn serve_sql(listener: tokio::net::TcpListener, handlers: Arc<sql::Handlers>) -> std::io::Result<()> {
+async fn serve_sql(listener: tokio::net::TcpListener, tls: Option<pgwire::tokio::TlsAcceptor>, handlers: Arc<sql::Handlers>) -> std::io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((socket, _)) => {
                 let _ = socket.set_nodelay(true);
-                let h = handlers.clone();
-                tokio::spawn(async move { pgwire::tokio::process_socket(socket, None, h).await });
+                let (h, tls) = (handlers.clone(), tls.clone());
+                tokio::spawn(async move { pgwire::tokio::process_socket(socket, tls, h).await });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accepting a SQL connection");

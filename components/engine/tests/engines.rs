@@ -1,7 +1,10 @@
 //! Two engines on one cluster database (real PostgreSQL) and one etcd: SQL through psql,
 //! replication between the engines through the change log, passwords, concurrent writers
 //! keeping log order = commit order, local_only cubes, random queries compared with
-//! PostgreSQL's answers on the same data, and fencing when the coordinator is lost.
+//! PostgreSQL's answers on the same data, and fencing when the coordinator is lost. The SQL
+//! port speaks only TLS ([tls], certificates from triadctl's CA): psql connects with
+//! sslmode=verify-full; plain text and a server from another CA are refused; a renewed
+//! certificate is served without a restart.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -59,11 +62,38 @@ fn metrics(ip: &str) -> std::collections::BTreeMap<String, f64> {
     triad_testkit::prometheus::parse(&answer.text().unwrap()).unwrap()
 }
 
+/// The CA psql trusts (`sslrootcert`), set once the test made it.
+static TRUSTED_CA: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// tokio-postgres over TLS, verifying the engine's certificate against the test's CA (as
+/// `sslmode=verify-full`).
+async fn connect_tls(e: &str) -> tokio_postgres::Client {
+    use tokio_rustls::rustls;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(TRUSTED_CA.get().expect("the test made its CA")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    #[expect(deprecated, reason = "ring, as the engine (src/tls.rs)")]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider)).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots).with_no_client_auth();
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+    let (client, conn) = tokio_postgres::connect(&format!("host={e} port=5433 user=analyst password=secret dbname=triad sslmode=require"), tls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
 fn psql(ip: &str, password: &str, sql: &str) -> Result<String, String> {
+    psql_as(ip, password, sql, "verify-full", TRUSTED_CA.get().expect("the test made its CA"))
+}
+
+fn psql_as(ip: &str, password: &str, sql: &str, sslmode: &str, ca: &std::path::Path) -> Result<String, String> {
     let out = Command::new("psql")
         .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", ip, "-p", "5433", "-U", "analyst", "-d", "triad", "-c", sql])
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "3")
+        .env("PGSSLMODE", sslmode)
+        .env("PGSSLROOTCERT", ca)
         .output()
         .unwrap();
     if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
@@ -99,16 +129,36 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     sql("CREATE ROLE triad LOGIN");
     sql("CREATE DATABASE triad OWNER triad");
 
+    // The cluster CA and both engines' certificates, as `triadctl certs` makes them.
+    let now = time::OffsetDateTime::now_utc();
+    let tls = d.join("tls");
+    fs::create_dir(&tls).unwrap();
+    let authority = triad_ctl::ca::new_ca("et", now, 30).unwrap();
+    fs::write(tls.join("ca.crt"), &authority.cert).unwrap();
+    let issue = |name: &str, address: &str| {
+        let identity = triad_ctl::ca::Identity { name: name.into(), fqdn: format!("{name}.test"), address: address.parse().unwrap(), via_names: vec![], via_addresses: vec![] };
+        let pem = triad_ctl::ca::issue(&authority, &identity, now, 30).unwrap();
+        fs::write(tls.join(format!("{name}.key")), pem.key).unwrap();
+        fs::write(tls.join(format!("{name}.crt")), pem.cert).unwrap();
+    };
+    issue("e1", &e1);
+    issue("e2", &e2);
+    TRUSTED_CA.set(tls.join("ca.crt")).unwrap();
+
     let config = d.join("cluster.toml");
     fs::write(
         &config,
         format!(
             "[cluster]\nname = \"et\"\n\n[[hosts]]\nname = \"e1\"\nfqdn = \"e1.test\"\naddress = \"{e1}\"\nroles = [\"app\"]\n\n[[hosts]]\nname = \"e2\"\nfqdn = \"e2.test\"\naddress = \"{e2}\"\nroles = [\"app\"]\n\n\
              [[hosts]]\nname = \"lb\"\nfqdn = \"lb.test\"\naddress = \"{}\"\nroles = [\"balancer\"]\n\n[coordinator]\nexternal_endpoints = [\"{}\"]\n\n\
-             [timings]\nsnapshot_interval = \"1s\"\nengine_lease_ttl = \"4s\"\nengine_heartbeat_interval = \"1s\"\nengine_peer_timeout = \"3s\"\n\n[[users]]\nname = \"analyst\"\npassword_hash = \"{}\"\nrole = \"modeler\"\n",
+             [timings]\nsnapshot_interval = \"1s\"\nengine_lease_ttl = \"4s\"\nengine_heartbeat_interval = \"1s\"\nengine_peer_timeout = \"3s\"\n\n[[users]]\nname = \"analyst\"\npassword_hash = \"{}\"\nrole = \"modeler\"\n\n\
+             [tls]\nca = \"{}\"\ncert = \"{}/{{host}}.crt\"\nkey = \"{}/{{host}}.key\"\n",
             ip(30),
             etcd[0].endpoint(),
-            hash("secret")
+            hash("secret"),
+            tls.join("ca.crt").display(),
+            tls.display(),
+            tls.display()
         ),
     )
     .unwrap();
@@ -127,6 +177,31 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     for e in [&e1, &e2] {
         eventually(60, &format!("engine on {e} serving"), || (http(e, "GET", "/health", "").0 == 200).then_some(()));
     }
+
+    // TLS on the SQL port: verify-full takes e1's certificate for its address; plain text
+    // is refused with the reason; a client trusting another CA refuses the engine.
+    assert_eq!(psql(&e1, "secret", "SELECT 1").unwrap(), "1");
+    let plain = psql_as(&e1, "secret", "SELECT 1", "disable", &tls.join("ca.crt")).unwrap_err();
+    assert!(plain.contains("only over TLS"), "{plain}");
+    let other_ca = d.join("other-ca.crt");
+    fs::write(&other_ca, triad_ctl::ca::new_ca("other", now, 30).unwrap().cert).unwrap();
+    let foreign = psql_as(&e1, "secret", "SELECT 1", "verify-full", &other_ca).unwrap_err();
+    assert!(foreign.contains("certificate verify failed"), "{foreign}");
+    // A renewed certificate is served to the next connection, without a restart.
+    let served = |e: &str| {
+        let s_client = format!("openssl s_client -starttls postgres -connect {e}:5433 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256");
+        String::from_utf8_lossy(&Command::new("sh").args(["-c", &s_client]).output().unwrap().stdout).trim().to_string()
+    };
+    let on_file = |n: &str| {
+        let o = Command::new("openssl").args(["x509", "-noout", "-fingerprint", "-sha256", "-in"]).arg(tls.join(format!("{n}.crt"))).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(served(&e1), on_file("e1"));
+    let before = on_file("e1");
+    issue("e1", &e1);
+    assert_ne!(on_file("e1"), before);
+    assert_eq!(served(&e1), on_file("e1"), "the renewed certificate is not served");
+    assert_eq!(psql(&e1, "secret", "SELECT 1").unwrap(), "1");
 
     // Publish a model through one engine: both get it at the same log position.
     let model = r#"{"model": {"name": "sales", "cubes": [{"name": "revenue", "dimensions": [{"name": "region"}, {"name": "month"}],
@@ -356,8 +431,7 @@ fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> 
 fn prepared_statements(e: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&format!("host={e} port=5433 user=analyst password=secret dbname=triad"), tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
+        let client = connect_tls(e).await;
         let insert = client.prepare("INSERT INTO sales.revenue (region, month, amount, units) VALUES ($1, $2, $3, $4)").await.unwrap();
         assert_eq!(client.execute(&insert, &[&"east", &"2026-03", &2.25f64, &4i64]).await.unwrap(), 1);
         let q = client.prepare("SELECT region, sum(amount) AS amount, CAST(sum(units) AS bigint) AS units FROM sales.revenue WHERE region = $1 GROUP BY region").await.unwrap();
@@ -380,11 +454,7 @@ fn prepared_statements(e: &str) {
 fn transactions(e1: &str, e2: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let connect = |e: String| async move {
-            let (client, conn) = tokio_postgres::connect(&format!("host={e} port=5433 user=analyst password=secret dbname=triad"), tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(conn);
-            client
-        };
+        let connect = |e: String| async move { connect_tls(&e).await };
         let (a, other) = (connect(e1.to_string()).await, connect(e2.to_string()).await);
         let cell = |c: &'static str| format!("SELECT amount, units FROM sales.revenue WHERE region = 'tx' AND month = '{c}'");
         async fn rows(client: &tokio_postgres::Client, sql: String) -> Vec<(Option<String>, Option<String>)> {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
-use triad_config::Cluster;
+use triad_config::{Cluster, Role};
 use triad_ctl::ca::{self, Identity, Pem};
 
 #[derive(Subcommand)]
@@ -86,14 +86,26 @@ fn issue(a: IssueArgs) -> Result<ExitCode> {
     let host = cluster.host(&a.host)?;
     let read = |f: &str| fs::read_to_string(a.dir.join(f)).with_context(|| format!("reading {} (create the CA with `triadctl certs init`)", a.dir.join(f).display()));
     let authority = Pem { cert: read("ca.crt")?, key: read("ca.key")? };
-    let identity = Identity { name: host.name.clone(), fqdn: host.fqdn.clone(), address: host.address };
+    // An app host's engine answers SQL passed through by the balancers (TCP, not terminated):
+    // its certificate also names them and their virtual address.
+    let balancers: Vec<_> = if host.roles.contains(&Role::App) { cluster.file().hosts.iter().filter(|h| h.roles.contains(&Role::Balancer)).collect() } else { vec![] };
+    let mut via_addresses: Vec<_> = balancers.iter().map(|b| b.address).collect();
+    via_addresses.extend(cluster.file().balancer.virtual_ip.as_ref().filter(|_| !balancers.is_empty()).map(|v| v.address));
+    let identity = Identity {
+        name: host.name.clone(),
+        fqdn: host.fqdn.clone(),
+        address: host.address,
+        via_names: balancers.iter().flat_map(|b| [b.fqdn.clone(), b.name.clone()]).collect(),
+        via_addresses,
+    };
     let pem = ca::issue(&authority, &identity, OffsetDateTime::now_utc(), a.days)?;
     let out = a.out.unwrap_or(a.dir);
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let (cert, key) = (out.join(format!("{}.crt", host.name)), out.join(format!("{}.key", host.name)));
     write(&key, &pem.key, 0o600, a.renew)?;
     write(&cert, &pem.cert, 0o644, a.renew)?;
-    println!("{}: {} and {} ({}, {}, {}; {} days)", host.name, cert.display(), key.display(), host.fqdn, host.name, host.address, a.days);
+    let via = if identity.via_names.is_empty() { String::new() } else { format!("; through {}", identity.via_names.join(", ")) };
+    println!("{}: {} and {} ({}, {}, {}{via}; {} days)", host.name, cert.display(), key.display(), host.fqdn, host.name, host.address, a.days);
     Ok(ExitCode::SUCCESS)
 }
 
