@@ -136,7 +136,9 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     let authority = triad_ctl::ca::new_ca("et", now, 30).unwrap();
     fs::write(tls.join("ca.crt"), &authority.cert).unwrap();
     let issue = |name: &str, address: &str| {
-        let identity = triad_ctl::ca::Identity { name: name.into(), fqdn: format!("{name}.test"), address: address.parse().unwrap(), via_names: vec![], via_addresses: vec![] };
+        // As `triadctl certs issue` names them: an app host's certificate also names the
+        // balancer, through which clients reach its SQL port.
+        let identity = triad_ctl::ca::Identity { name: name.into(), fqdn: format!("{name}.test"), address: address.parse().unwrap(), via_names: vec!["lb.test".into()], via_addresses: vec![ip(30).parse().unwrap()] };
         let pem = triad_ctl::ca::issue(&authority, &identity, now, 30).unwrap();
         fs::write(tls.join(format!("{name}.key")), pem.key).unwrap();
         fs::write(tls.join(format!("{name}.crt")), pem.cert).unwrap();
@@ -202,6 +204,22 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     assert_ne!(on_file("e1"), before);
     assert_eq!(served(&e1), on_file("e1"), "the renewed certificate is not served");
     assert_eq!(psql(&e1, "secret", "SELECT 1").unwrap(), "1");
+
+    // Through the external balancer (real HAProxy, as `triadctl haproxy-config` renders it):
+    // it passes the SQL port's TCP through, so verify-full checks the engine's certificate
+    // against the balancer's name, which the certificate carries; another name is refused.
+    let haproxy_cfg = d.join("haproxy-external.cfg");
+    let rendered = triad_ctl::haproxy::render(&triad_config::Cluster::load(&config).unwrap(), triad_ctl::haproxy::Which::External, Some("lb")).unwrap();
+    fs::write(&haproxy_cfg, rendered).unwrap();
+    procs.0.push(Command::new("haproxy").arg("-db").arg("-f").arg(&haproxy_cfg).stdout(Stdio::null()).stderr(fs::File::create(d.join("haproxy.log")).unwrap()).spawn().expect("haproxy"));
+    let through_lb = |name: &str| {
+        let conninfo = format!("host={name} hostaddr={} port=5433 user=analyst dbname=triad sslmode=verify-full sslrootcert={} connect_timeout=3", ip(30), tls.join("ca.crt").display());
+        let out = Command::new("psql").args(["-X", "-A", "-t", "-c", "SELECT 1", &conninfo]).env("PGPASSWORD", "secret").output().unwrap();
+        if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+    };
+    eventually(30, "psql verify-full through the balancer", || through_lb("lb.test").ok().filter(|a| a == "1"));
+    let wrong = through_lb("elsewhere.test").unwrap_err();
+    assert!(wrong.contains("does not match host name"), "{wrong}");
 
     // Publish a model through one engine: both get it at the same log position.
     let model = r#"{"model": {"name": "sales", "cubes": [{"name": "revenue", "dimensions": [{"name": "region"}, {"name": "month"}],
@@ -346,7 +364,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
 
     // The coordinator is lost: both engines leave (exit non-zero) within their lease.
     etcd[0].kill();
-    for (i, child) in procs.0.iter_mut().enumerate() {
+    for (i, child) in procs.0.iter_mut().take(2).enumerate() {
         let status = eventually(20, &format!("engine e{} exits", i + 1), || child.try_wait().unwrap());
         assert!(!status.success(), "an engine that lost the coordinator exits with an error status");
     }
