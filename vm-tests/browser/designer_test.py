@@ -189,6 +189,9 @@ def main():
         check(out_rows.splitlines() == ["north|120.5", "south|50"], f"psql as the new user sees the loaded cells ({out_rows.splitlines()})")
         rc, _, err = psql(a.sql_host, user, "not-the-password", "SELECT 1")
         check(rc != 0 and "password" in err.lower(), "a wrong SQL password is refused")
+        # The role the designer gave reaches the engines through the change log.
+        rc, _, err = psql(a.sql_host, user, "carol-secret-1", f"INSERT INTO {model}.sales (store, quarter, revenue) VALUES ('north', 'Q1', 1)")
+        check(rc != 0 and "is a viewer" in err, f"a viewer's SQL write is refused ({err.strip()[:160]})")
 
         say("a viewer may not publish")
         b.get(url + "/login")

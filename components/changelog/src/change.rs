@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use triad_config::UserRole;
+
 use crate::model::Model;
 
 /// One acknowledged change, in log order.
@@ -15,8 +17,9 @@ pub enum Change {
     Cell { model: String, cube: String, cell: Map<String, Value> },
     /// A model published, or an earlier version of it published again (a rollback).
     Publish(Model),
-    /// A SQL user created or given a new password (an argon2 PHC string).
-    UserPassword { name: String, password_hash: String },
+    /// A SQL user created or given a new password (an argon2 PHC string), with its role
+    /// (`None` in entries of earlier releases, which did not carry it).
+    UserPassword { name: String, password_hash: String, role: Option<UserRole> },
     /// A SQL user removed.
     UserDeleted { name: String },
 }
@@ -39,7 +42,8 @@ impl Change {
         let (kind, cube, change) = match self {
             Change::Cell { model, cube, cell } => ("cell", format!("{model}.{cube}"), Value::Object(cell.clone())),
             Change::Publish(m) => ("publish", m.name.to_lowercase(), serde_json::to_value(m).expect("a model is plain data")),
-            Change::UserPassword { name, password_hash } => ("user", name.clone(), json!({ "password_hash": password_hash })),
+            Change::UserPassword { name, password_hash, role: None } => ("user", name.clone(), json!({ "password_hash": password_hash })),
+            Change::UserPassword { name, password_hash, role: Some(r) } => ("user", name.clone(), json!({ "password_hash": password_hash, "role": r })),
             Change::UserDeleted { name } => ("user", name.clone(), json!({ "deleted": true })),
         };
         Row { kind: kind.into(), cube, change }
@@ -64,7 +68,13 @@ impl Change {
                 Ok(Change::Publish(m))
             }
             "user" => match (change.get("password_hash"), change.get("deleted")) {
-                (Some(Value::String(h)), None) => Ok(Change::UserPassword { name: cube, password_hash: h.clone() }),
+                (Some(Value::String(h)), None) => {
+                    let role = match change.get("role") {
+                        None => None,
+                        Some(r) => Some(serde_json::from_value::<UserRole>(r.clone()).map_err(|_| format!("user entry for {cube}: role {r} is not admin, modeler or viewer"))?),
+                    };
+                    Ok(Change::UserPassword { name: cube, password_hash: h.clone(), role })
+                }
                 (None, Some(Value::Bool(true))) => Ok(Change::UserDeleted { name: cube }),
                 _ => Err(format!("user entry for {cube}: {change} is neither a password hash nor a deletion")),
             },
@@ -109,7 +119,8 @@ mod tests {
         for c in [
             Change::cell("Sales", "C", cell),
             Change::Publish(model()),
-            Change::UserPassword { name: "ann".into(), password_hash: "$argon2id$v=19$x".into() },
+            Change::UserPassword { name: "ann".into(), password_hash: "$argon2id$v=19$x".into(), role: Some(UserRole::Viewer) },
+            Change::UserPassword { name: "bob".into(), password_hash: "$argon2id$v=19$y".into(), role: None },
             Change::UserDeleted { name: "ann".into() },
         ] {
             assert_eq!(Change::from_row(c.to_row()), Ok(c.clone()), "{c}");
@@ -121,6 +132,8 @@ mod tests {
         let row = |kind: &str, cube: &str, change: Value| Row { kind: kind.into(), cube: cube.into(), change };
         assert!(matches!(Change::from_row(row("cell", "sales.c", json!({"region": "n"}))), Ok(Change::Cell { ref model, ref cube, .. }) if model == "sales" && cube == "c"));
         assert_eq!(Change::from_row(row("user", "bob", json!({"deleted": true}))), Ok(Change::UserDeleted { name: "bob".into() }));
+        // Before roles reached the engines, a user entry held its password hash alone.
+        assert_eq!(Change::from_row(row("user", "bob", json!({"password_hash": "$argon2id$z"}))), Ok(Change::UserPassword { name: "bob".into(), password_hash: "$argon2id$z".into(), role: None }));
     }
 
     #[test]
@@ -133,6 +146,7 @@ mod tests {
             (row("publish", "other", serde_json::to_value(model()).unwrap()), "holds model \"Sales\""),
             (row("user", "bob", json!({})), "neither a password hash nor a deletion"),
             (row("user", "bob", json!({"deleted": false})), "neither"),
+            (row("user", "bob", json!({"password_hash": "$argon2id$z", "role": "root"})), "role \"root\" is not admin, modeler or viewer"),
             (row("grant", "bob", json!({})), "unknown kind of change \"grant\""),
         ];
         for (r, want) in cases {
@@ -143,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_password_hash_is_never_shown() {
-        let c = Change::UserPassword { name: "ann".into(), password_hash: "$argon2id$secret".into() };
+        let c = Change::UserPassword { name: "ann".into(), password_hash: "$argon2id$secret".into(), role: None };
         assert!(!c.to_string().contains("secret"));
     }
 }

@@ -151,7 +151,7 @@ pub async fn create_user(c: &mut Client, by: &str, host: &str, u: &User) -> Resu
         &[&u.name, &role_name(u.role), &u.profile, &u.password_hash],
     )
     .await?;
-    log::append_in(&tx, &[Change::UserPassword { name: u.name.clone(), password_hash: u.password_hash.clone() }], host).await?;
+    log::append_in(&tx, &[Change::UserPassword { name: u.name.clone(), password_hash: u.password_hash.clone(), role: Some(u.role) }], host).await?;
     audit(&tx, by, "create user", &u.name, json!({"role": role_name(u.role), "profile": u.profile})).await?;
     tx.commit().await?;
     Ok(())

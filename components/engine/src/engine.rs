@@ -38,6 +38,8 @@ pub struct Engine {
     /// Argon2 PHC hashes of SQL users: the cluster file's [[users]], then the designer's
     /// changes as they arrive through the change log.
     pub users: RwLock<HashMap<String, String>>,
+    /// SQL users' roles (`user_roles`), from the same sources.
+    pub roles: RwLock<HashMap<String, triad_config::UserRole>>,
     pub data_provider: bool,
     pub data_consumer: bool,
     /// Registered, caught up, peers reached, left, faulted: one value (`lifecycle`).
@@ -76,6 +78,7 @@ impl Engine {
             committer: std::sync::OnceLock::new(),
             query_slots: tokio::sync::Semaphore::new(f.engine.max_concurrent_queries.max(1) as usize),
             users: RwLock::new(users),
+            roles: RwLock::new(Self::cluster_file_roles(f)),
             data_provider: host.data_provider,
             data_consumer: host.data_consumer,
             lifecycle: watch::channel(Lifecycle::default()).0,
@@ -85,6 +88,11 @@ impl Engine {
             query_memory: Arc::new(crate::query_memory::QueryMemory::new(budgets)),
             cluster,
         })
+    }
+
+    /// The roles of the cluster file's `[[users]]`.
+    fn cluster_file_roles(f: &triad_config::ClusterFile) -> HashMap<String, triad_config::UserRole> {
+        f.users.iter().map(|u| (u.name.clone(), u.role)).collect()
     }
 
     /// Serving: registered in the coordinator, caught up with the log, every peer reached,
@@ -258,11 +266,16 @@ impl Engine {
                 image.publish(m.clone());
                 *touched = Touched::All;
             }
-            Change::UserPassword { name, password_hash } => {
+            Change::UserPassword { name, password_hash, role } => {
                 self.users.write().unwrap().insert(name.clone(), password_hash.clone());
+                // An entry without a role (an earlier release's) leaves the known one.
+                if let Some(r) = role {
+                    self.roles.write().unwrap().insert(name.clone(), *r);
+                }
             }
             Change::UserDeleted { name } => {
                 self.users.write().unwrap().remove(name);
+                self.roles.write().unwrap().remove(name);
             }
             Change::Cell { model, cube, cell } => {
                 let store = image.cube_mut(model, cube).ok_or_else(|| format!("cube {model}.{cube} is not published here"))?;
@@ -281,7 +294,7 @@ impl Engine {
 
     /// A starting engine begins from the newest snapshot, then applies the log after it.
     async fn load_snapshot(&self, client: &tokio_postgres::Client) -> Result<()> {
-        let Some((image, users)) = crate::snapshot_table::load_latest(client).await? else { return Ok(()) };
+        let Some((image, users, roles)) = crate::snapshot_table::load_latest(client).await? else { return Ok(()) };
         let pos = image.applied;
         let cells: usize = image.cubes.values().map(|c| c.len()).sum();
         {
@@ -293,6 +306,7 @@ impl Engine {
             self.publish_view(&mut mine, &Touched::All).map_err(|e| anyhow!(e))?;
         }
         *self.users.write().unwrap() = users;
+        *self.roles.write().unwrap() = crate::user_roles::after_snapshot(&Self::cluster_file_roles(self.cluster.file()), roles);
         self.applied.send_replace(pos);
         tracing::info!(pos, cells, "loaded the snapshot; applying the log after it");
         Ok(())

@@ -59,6 +59,7 @@ pub mod subqueries;
 pub mod tls;
 pub mod txn;
 pub mod update;
+pub mod user_roles;
 pub mod view;
 pub mod write_stages;
 

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
 use crate::store::{Columns, Image};
+use triad_config::UserRole;
+
+/// An image restored from a snapshot, with the SQL users' password hashes and roles.
+pub type Restored = (Image, HashMap<String, String>, HashMap<String, UserRole>);
 
 /// The coordinator key whose holder writes the snapshots (`snapshot_writer`).
 pub const KEY: &str = "engine/snapshot";
@@ -26,6 +30,9 @@ pub struct Snapshot {
     pub models: Vec<Model>,
     pub cubes: Vec<CubeCells>,
     pub users: BTreeMap<String, String>,
+    /// Users' roles (`user_roles`); snapshots of earlier releases hold none.
+    #[serde(default)]
+    pub roles: BTreeMap<String, UserRole>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -37,18 +44,21 @@ pub struct CubeCells {
 }
 
 impl Snapshot {
-    pub fn take(image: &Image, users: &HashMap<String, String>) -> Snapshot {
+    pub fn take(image: &Image, users: &HashMap<String, String>, roles: &HashMap<String, UserRole>) -> Snapshot {
         let cubes = image
             .cubes
             .iter()
             .filter(|(_, s)| !s.cube.local_only)
             .map(|((m, c), s)| CubeCells { model: m.clone(), cube: c.clone(), columns: s.columns() })
             .collect();
-        Snapshot { pos: image.applied, models: image.models.values().cloned().collect(), cubes, users: users.iter().map(|(k, v)| (k.clone(), v.clone())).collect() }
+        Snapshot { pos: image.applied, models: image.models.values().cloned().collect(), cubes,
+            users: users.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            roles: roles.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
     }
 
     /// The image this snapshot describes (local_only cubes empty).
-    pub fn restore(self) -> Result<(Image, HashMap<String, String>)> {
+    pub fn restore(self) -> Result<Restored> {
         let mut image = Image::default();
         for m in self.models {
             image.publish(m);
@@ -59,7 +69,7 @@ impl Snapshot {
             }
         }
         image.applied = self.pos;
-        Ok((image, self.users.into_iter().collect()))
+        Ok((image, self.users.into_iter().collect(), self.roles.into_iter().collect()))
     }
 }
 
@@ -81,10 +91,12 @@ mod tests {
         }
         image.applied = 42;
         let users = HashMap::from([("ana".to_string(), "$argon2id$x".to_string())]);
-        let snap = Snapshot::take(&image, &users);
-        let (back, users_back) = snap.restore().unwrap();
+        let roles = HashMap::from([("ana".to_string(), UserRole::Viewer)]);
+        let snap = Snapshot::take(&image, &users, &roles);
+        let (back, users_back, roles_back) = snap.restore().unwrap();
         assert_eq!(back.applied, 42);
         assert_eq!(users_back, users);
+        assert_eq!(roles_back, roles);
         let mut a = image.cube("s", "c").unwrap().cells();
         let mut b = back.cube("s", "c").unwrap().cells();
         a.sort_by(|x, y| x.0.cmp(&y.0));

@@ -36,6 +36,9 @@ struct Header {
     pos: i64,
     models: Vec<Model>,
     users: BTreeMap<String, String>,
+    /// Absent in snapshots of earlier releases.
+    #[serde(default)]
+    roles: BTreeMap<String, triad_config::UserRole>,
     cubes: Vec<CubeHeader>,
 }
 
@@ -53,6 +56,7 @@ pub fn encode(s: &Snapshot) -> Result<Vec<u8>> {
         pos: s.pos,
         models: s.models.clone(),
         users: s.users.clone(),
+        roles: s.roles.clone(),
         cubes: s.cubes.iter().map(|c| CubeHeader { model: c.model.clone(), cube: c.cube.clone(), members: c.columns.members.clone(), measures: c.columns.values.len(), rows: rows(&c.columns) }).collect(),
     };
     let header = serde_json::to_vec(&header)?;
@@ -81,7 +85,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot> {
         cubes.push(CubeCells { model: h.model, cube: h.cube, columns: Columns { members: h.members, codes, values } });
     }
     ensure!(rest.is_empty(), "the snapshot has {} bytes after its last cube", rest.len());
-    Ok(Snapshot { pos: header.pos, models: header.models, cubes, users: header.users })
+    Ok(Snapshot { pos: header.pos, models: header.models, cubes, users: header.users, roles: header.roles })
 }
 
 fn rows(c: &Columns) -> usize {
@@ -156,6 +160,7 @@ mod tests {
             models: vec![],
             cubes: vec![CubeCells { model: "s".into(), cube: "c".into(), columns: Columns { members, codes, values } }],
             users: BTreeMap::from([("ana".into(), "$argon2id$x".into())]),
+            roles: BTreeMap::from([("ana".into(), triad_config::UserRole::Modeler)]),
         }
     }
 

@@ -1,14 +1,12 @@
 //! The table snapshots are kept in, in the cluster database: the two newest, as
 //! `snapshot_codec` writes them.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
 use crate::snapshot::Snapshot;
-use crate::store::Image;
 
 pub const DDL: &str = "
 CREATE TABLE IF NOT EXISTS triad_engine.snapshots (
@@ -21,21 +19,21 @@ CREATE TABLE IF NOT EXISTS triad_engine.snapshots (
 /// The newest snapshot, restored to an image (its log position in `image.applied`).
 /// Parsing and indexing millions of cells is CPU work for seconds: it runs off the async
 /// threads, so the registration lease keeps being renewed meanwhile.
-pub async fn load_latest(c: &Client) -> Result<Option<(Image, HashMap<String, String>)>> {
+pub async fn load_latest(c: &Client) -> Result<Option<crate::snapshot::Restored>> {
     let started = Instant::now();
     let Some(row) = c.query_opt("SELECT image FROM triad_engine.snapshots ORDER BY pos DESC LIMIT 1", &[]).await? else { return Ok(None) };
     let bytes: Vec<u8> = row.get(0);
     let read = started.elapsed();
     let restored = tokio::task::spawn_blocking(move || {
         let t = Instant::now();
-        let (mut image, users) = crate::snapshot_codec::decode(&bytes).context("reading the newest snapshot")?.restore()?;
+        let (mut image, users, roles) = crate::snapshot_codec::decode(&bytes).context("reading the newest snapshot")?.restore()?;
         let restore = t.elapsed();
         // The query batches too, here rather than under the image's lock on an async thread.
         for cube in image.cubes.values_mut() {
             cube.batches()?;
         }
         tracing::info!(bytes = bytes.len(), read_ms = read.as_millis() as u64, restore_ms = restore.as_millis() as u64, batches_ms = (t.elapsed() - restore).as_millis() as u64, "snapshot read");
-        anyhow::Ok((image, users))
+        anyhow::Ok((image, users, roles))
     })
     .await??;
     Ok(Some(restored))

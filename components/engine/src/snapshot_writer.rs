@@ -38,7 +38,8 @@ pub async fn run(engine: Arc<Engine>, dcs: Dcs, lease: i64, session: tokio::sync
         let snapshot = {
             let image = engine.image.lock().unwrap();
             let users = engine.users.read().unwrap();
-            Snapshot::take(&image, &users)
+            let roles = engine.roles.read().unwrap();
+            Snapshot::take(&image, &users, &roles)
         };
         let pos = snapshot.pos;
         let r = async { save(&triad_changelog::db::connect(&engine.db).await?, snapshot, &engine.me).await }.await;

@@ -264,6 +264,12 @@ impl SqlHandler {
 
     /// Cell writes of one statement: kept for the block's commit, or written now.
     pub(crate) async fn write_cells(&self, session: &session::Shared, model: &str, cube: &str, cells: Vec<Map<String, Value>>) -> PgWireResult<usize> {
+        // Permission first, as in PostgreSQL: a viewer learns nothing about the cells.
+        {
+            let user = session.lock().unwrap().user.clone();
+            let role = self.engine.roles.read().unwrap().get(&user).copied();
+            crate::user_roles::may_write(&user, role).map_err(|e| user_error("42501", e, None))?;
+        }
         // Checked now, so that a bad row fails this statement as in PostgreSQL.
         let checked = self.engine.check_cells(model, cube, &cells).map_err(check_error)?;
         let n = checked.entries.len();

@@ -154,9 +154,11 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
             "[cluster]\nname = \"et\"\n\n[[hosts]]\nname = \"e1\"\nfqdn = \"e1.test\"\naddress = \"{e1}\"\nroles = [\"app\"]\n\n[[hosts]]\nname = \"e2\"\nfqdn = \"e2.test\"\naddress = \"{e2}\"\nroles = [\"app\"]\n\n\
              [[hosts]]\nname = \"lb\"\nfqdn = \"lb.test\"\naddress = \"{}\"\nroles = [\"balancer\"]\n\n[coordinator]\nexternal_endpoints = [\"{}\"]\n\n\
              [timings]\nsnapshot_interval = \"1s\"\nengine_lease_ttl = \"4s\"\nengine_heartbeat_interval = \"1s\"\nengine_peer_timeout = \"3s\"\n\n[[users]]\nname = \"analyst\"\npassword_hash = \"{}\"\nrole = \"modeler\"\n\n\
+             [[users]]\nname = \"vic\"\npassword_hash = \"{}\"\nrole = \"viewer\"\n\n\
              [tls]\nca = \"{}\"\ncert = \"{}/{{host}}.crt\"\nkey = \"{}/{{host}}.key\"\n",
             ip(30),
             etcd[0].endpoint(),
+            hash("secret"),
             hash("secret"),
             tls.join("ca.crt").display(),
             tls.display(),
@@ -236,6 +238,18 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     let by_region = eventually(20, "writes visible on e2", || psql(&e2, "secret", "SELECT region, sum(amount), sum(units) FROM sales.revenue GROUP BY region ORDER BY region").ok().filter(|r| r.lines().count() == 2));
     assert_eq!(by_region, "north|12|9\nsouth|4|1");
     assert_eq!(psql(&e2, "secret", "SELECT month FROM sales.revenue WHERE units > 1 ORDER BY month DESC LIMIT 1").unwrap(), "2026-02");
+    // A viewer reads and may not write, by INSERT or UPDATE; nothing of its writes is kept.
+    let as_viewer = |sql: &str| {
+        let conninfo = format!("host={e1} port=5433 user=vic dbname=triad sslmode=verify-full sslrootcert={} connect_timeout=3", tls.join("ca.crt").display());
+        let out = Command::new("psql").args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql, &conninfo]).env("PGPASSWORD", "secret").output().unwrap();
+        if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+    };
+    assert_eq!(as_viewer("SELECT count(*) FROM sales.revenue").unwrap(), "3");
+    for write in ["INSERT INTO sales.revenue (region, month, amount) VALUES ('viewer', '2026-01', 1)", "UPDATE sales.revenue SET amount = 0 WHERE region = 'north'"] {
+        let refused = as_viewer(write).unwrap_err();
+        assert!(refused.contains("permission denied: user \"vic\" is a viewer"), "{write}: {refused}");
+    }
+    assert_eq!(psql(&e1, "secret", "SELECT count(*), sum(amount) FROM sales.revenue").unwrap(), "3|16");
     // Writing a cell again sets it.
     psql(&e2, "secret", "INSERT INTO sales.revenue (region, month, amount) VALUES ('south', '2026-01', 5)").unwrap();
     assert_eq!(psql(&e2, "secret", "SELECT amount, units FROM sales.revenue WHERE region = 'south'").unwrap(), "5|1");
