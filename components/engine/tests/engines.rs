@@ -87,6 +87,12 @@ fn psql(ip: &str, password: &str, sql: &str) -> Result<String, String> {
     psql_as(ip, password, sql, "verify-full", TRUSTED_CA.get().expect("the test made its CA"))
 }
 
+/// psql with a whole connection string (user, TLS settings, a name other than the address).
+fn psql_conninfo(conninfo: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql").args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql, conninfo]).env("PGPASSWORD", "secret").output().unwrap();
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+}
+
 fn psql_as(ip: &str, password: &str, sql: &str, sslmode: &str, ca: &std::path::Path) -> Result<String, String> {
     let out = Command::new("psql")
         .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", ip, "-p", "5433", "-U", "analyst", "-d", "triad", "-c", sql])
@@ -215,9 +221,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     fs::write(&haproxy_cfg, rendered).unwrap();
     procs.0.push(Command::new("haproxy").arg("-db").arg("-f").arg(&haproxy_cfg).stdout(Stdio::null()).stderr(fs::File::create(d.join("haproxy.log")).unwrap()).spawn().expect("haproxy"));
     let through_lb = |name: &str| {
-        let conninfo = format!("host={name} hostaddr={} port=5433 user=analyst dbname=triad sslmode=verify-full sslrootcert={} connect_timeout=3", ip(30), tls.join("ca.crt").display());
-        let out = Command::new("psql").args(["-X", "-A", "-t", "-c", "SELECT 1", &conninfo]).env("PGPASSWORD", "secret").output().unwrap();
-        if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+        psql_conninfo(&format!("host={name} hostaddr={} port=5433 user=analyst dbname=triad sslmode=verify-full sslrootcert={} connect_timeout=3", ip(30), tls.join("ca.crt").display()), "SELECT 1")
     };
     eventually(30, "psql verify-full through the balancer", || through_lb("lb.test").ok().filter(|a| a == "1"));
     let wrong = through_lb("elsewhere.test").unwrap_err();
@@ -240,9 +244,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     assert_eq!(psql(&e2, "secret", "SELECT month FROM sales.revenue WHERE units > 1 ORDER BY month DESC LIMIT 1").unwrap(), "2026-02");
     // A viewer reads and may not write, by INSERT or UPDATE; nothing of its writes is kept.
     let as_viewer = |sql: &str| {
-        let conninfo = format!("host={e1} port=5433 user=vic dbname=triad sslmode=verify-full sslrootcert={} connect_timeout=3", tls.join("ca.crt").display());
-        let out = Command::new("psql").args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql, &conninfo]).env("PGPASSWORD", "secret").output().unwrap();
-        if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()) } else { Err(String::from_utf8_lossy(&out.stderr).to_string()) }
+        psql_conninfo(&format!("host={e1} port=5433 user=vic dbname=triad sslmode=verify-full sslrootcert={} connect_timeout=3", tls.join("ca.crt").display()), sql)
     };
     assert_eq!(as_viewer("SELECT count(*) FROM sales.revenue").unwrap(), "3");
     for write in ["INSERT INTO sales.revenue (region, month, amount) VALUES ('viewer', '2026-01', 1)", "UPDATE sales.revenue SET amount = 0 WHERE region = 'north'"] {
