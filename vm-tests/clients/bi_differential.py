@@ -34,6 +34,7 @@ check a new query before it is added.
 """
 
 import argparse
+import base64
 import datetime
 import decimal
 import json
@@ -117,9 +118,13 @@ def cells(seed):
     return out
 
 
-def http(url, body=None, timeout=60):
+def http(url, body=None, timeout=60, user=None):
+    """The engine's HTTP API, signed in as `user` (name, password)."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    headers = {"Content-Type": "application/json"} if data else {}
+    if user:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+    req = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read().decode()
@@ -131,11 +136,11 @@ def load_engine(a, rows):
     # Publishing a cube with other measures drops its cells; publishing the real model after it
     # starts from an empty cube, so cells of an earlier run (another seed) cannot linger.
     for m in (model(("units",)), model()):
-        status, body = http(f"{a.http}/api/models", {"model": m, "published_by": "bi_differential"})
+        status, body = http(f"{a.http}/api/models", {"model": m}, user=(a.user, a.password))
         if status != 200:
             sys.exit(f"bi-differential: publishing the model: HTTP {status}: {body[:500]}")
     for i in range(0, len(rows), 2000):
-        status, body = http(f"{a.http}/api/cubes/{MODEL}/{CUBE}/rows", rows[i:i + 2000], timeout=120)
+        status, body = http(f"{a.http}/api/cubes/{MODEL}/{CUBE}/rows", rows[i:i + 2000], timeout=120, user=(a.user, a.password))
         if status != 200:
             sys.exit(f"bi-differential: writing cells: HTTP {status}: {body[:500]}")
     # Every engine behind the balancer must hold every cell before queries start.

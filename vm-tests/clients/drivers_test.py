@@ -26,6 +26,7 @@ vm-tests/clients/node, psql, tmux.
 """
 
 import argparse
+import base64
 import contextlib
 import importlib.machinery
 import importlib.util
@@ -56,6 +57,11 @@ except ImportError:  # not in this Python: use the test venv that .ci/run create
 sys.path.insert(0, str(HERE))
 from pgtrace import Relay  # noqa: E402
 import known_failures  # noqa: E402
+
+
+def basic_auth(user, password):
+    """An Authorization header for the engines' HTTP API (it needs a user)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 COLUMNS = ["region", "product", "month", "quarter", "year", "amount", "units"]
 DIMENSIONS = ["region", "product", "month"]
@@ -158,8 +164,8 @@ class Ctx:
             model = {"name": "drivers", "cubes": [{"name": "tx", "dimensions": [{"name": "batch"}, {"name": "item"}],
                                                    "measures": [{"name": "units", "type": "integer", "aggregation": "sum"},
                                                                 {"name": "amount", "type": "decimal", "aggregation": "sum"}]}]}
-            req = urllib.request.Request(f"http://{self.a.app1}:8080/api/models", json.dumps({"model": model, "published_by": "drivers_test"}).encode(),
-                                         {"Content-Type": "application/json"})
+            req = urllib.request.Request(f"http://{self.a.app1}:8080/api/models", json.dumps({"model": model}).encode(),
+                                         {"Content-Type": "application/json", "Authorization": basic_auth(self.user, self.password)})
             with urllib.request.urlopen(req, timeout=30) as r:
                 r.read()
             for relay in self.engines.values():

@@ -39,7 +39,7 @@ OOM_QUERY = "SELECT count(DISTINCT s) FROM (SELECT '" + "x" * 200 + "' || CAST(v
 # memory budget (OOM_QUERY's count(DISTINCT) becomes a grouping that spills and runs on).
 HOARD_QUERY = "SELECT cardinality(array_agg(s)) FROM (SELECT '" + "x" * 200 + "' || CAST(value AS VARCHAR) AS s FROM generate_series(1, 40000000)) q"
 # The cube the workload writes: one open dimension, the write's number (docs/engine.md).
-SCENARIO_MODEL = {"model": {"name": "scenario", "cubes": [{"name": "writes", "dimensions": [{"name": "n"}]}]}, "published_by": "scenario"}
+SCENARIO_MODEL = {"model": {"name": "scenario", "cubes": [{"name": "writes", "dimensions": [{"name": "n"}]}]}}
 
 _t0 = time.monotonic()
 
@@ -230,7 +230,7 @@ def cluster_serving(apps=None, timeout=180):
 def publish_model(m):
     """The scenario cube, published through one engine (every engine gets it from the log)."""
     body = shlex.quote(json.dumps(SCENARIO_MODEL))
-    client.wait_until_succeeds(f"curl -sf -m 10 -X POST -H 'Content-Type: application/json' -d {body} http://{m.name}:{ENGINE_HTTP}/api/models", timeout=60)
+    client.wait_until_succeeds(f"curl -sf -m 10 -u {ANALYST}:{ANALYST_PASSWORD} -X POST -H 'Content-Type: application/json' -d {body} http://{m.name}:{ENGINE_HTTP}/api/models", timeout=60)
 
 
 def start_workload():

@@ -51,9 +51,32 @@ pub struct Tls {
     pub cert: String,
     /// This host's private key (PEM).
     pub key: String,
+    /// The coordinator's client port speaks only TLS and takes only clients that show a
+    /// certificate of the cluster CA (mutual TLS); the daemons show their host's.
+    #[serde(default)]
+    pub coordinator: bool,
+}
+
+/// The PEM text of the CA, a certificate and its key.
+#[derive(Debug, Clone)]
+pub struct TlsPem {
+    pub ca: Vec<u8>,
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
 }
 
 impl Tls {
+    /// The CA with `host`'s certificate and key, read; the error names the file.
+    pub fn pem_for(&self, host: &str) -> Result<TlsPem, String> {
+        self.pem_with(&Tls::path_for(&self.cert, host), &Tls::path_for(&self.key, host))
+    }
+
+    /// The CA with the certificate and key at these paths (a client's own), read.
+    pub fn pem_with(&self, cert: &std::path::Path, key: &std::path::Path) -> Result<TlsPem, String> {
+        let read = |what: &str, p: &std::path::Path| std::fs::read(p).map_err(|e| format!("reading the {what} {}: {e}", p.display()));
+        Ok(TlsPem { ca: read("cluster CA's certificate", std::path::Path::new(&self.ca))?, cert: read("certificate", cert)?, key: read("private key", key)? })
+    }
+
     /// `path` with `{host}` replaced by `host`.
     pub fn path_for(path: &str, host: &str) -> PathBuf {
         PathBuf::from(path.replace("{host}", host))

@@ -40,7 +40,13 @@ impl Cluster {
         if self.uses_external_etcd() {
             return self.coordinator.external_endpoints.clone();
         }
-        self.coordinator_members().map(|h| format!("http://{}", self.addr(h, self.ports.coordinator_client))).collect()
+        self.coordinator_members().map(|h| self.coordinator_client_url(h)).collect()
+    }
+
+    /// A coordinator member's client URL: `https://` when `[tls] coordinator` is set.
+    pub fn coordinator_client_url(&self, h: &Host) -> String {
+        let scheme = if self.tls.as_ref().is_some_and(|t| t.coordinator) { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr(h, self.ports.coordinator_client))
     }
 
     /// Raft peer URL of a coordinator member.

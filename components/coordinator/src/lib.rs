@@ -64,6 +64,7 @@
 //! `state` applies commands deterministically to `mvcc` (revisions, versions, compaction) and
 //! `lease`; `membership` holds the membership rules as pure functions; `member_ops` executes
 //! them on the leader; `service/*` are the gRPC services; `server` wires a member together.
+pub mod client_tls;
 pub mod core;
 pub mod errors;
 pub mod handle;

@@ -59,7 +59,7 @@ impl Settings {
         self.addr(&self.host, self.cluster.ports.coordinator_client)
     }
     fn client_url(&self, h: &Host) -> String {
-        format!("http://{}", self.cluster.addr(h, self.cluster.ports.coordinator_client))
+        self.cluster.coordinator_client_url(h)
     }
     fn tick(&self) -> Duration {
         self.cluster.timings.coordinator_heartbeat_interval.into()
@@ -146,15 +146,19 @@ pub async fn run(s: Settings, stop: impl std::future::Future<Output = ()>) -> an
         .await
         .with_context(|| format!("binding the client address {}", s.client_addr()))?;
     let h = handle.clone();
-    let client_server = tonic::transport::Server::builder()
+    let tls = crate::client_tls::server_config(&s.cluster, &s.host.name).context("TLS on the client port ([tls] coordinator)")?;
+    let client_services = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(KvServer::new(KvService { node: h.clone() }).max_decoding_message_size(MAX_GRPC_MESSAGE))
         .add_service(LeaseServer::new(LeaseService { node: h.clone() }))
         .add_service(WatchServer::new(WatchService { node: h.clone() }))
         .add_service(ClusterServer::new(ClusterService { node: h.clone(), ops: ops.clone() }))
-        .add_service(MaintenanceServer::new(MaintenanceService { node: h }))
-        .serve_with_incoming(nodelay(client_listener));
-    servers.spawn(format!("client (etcd v3 API) on {}", s.client_addr()), client_server);
+        .add_service(MaintenanceServer::new(MaintenanceService { node: h }));
+    let what = format!("client (etcd v3 API) on {}", s.client_addr());
+    match tls {
+        Some(tls) => servers.spawn(what, client_services.serve_with_incoming(crate::client_tls::incoming(client_listener, tls))),
+        None => servers.spawn(what, client_services.serve_with_incoming(nodelay(client_listener))),
+    }
     tracing::info!(client = %s.client_addr(), peer = %s.peer_addr(), "serving");
 
     let wanted = s.wanted_names();

@@ -4,8 +4,9 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use etcd_client::{Client, ConnectOptions, Error, GetOptions, StatusResponse};
+use etcd_client::{Client, ConnectOptions, Error, GetOptions, StatusResponse, TlsOptions};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 use tonic::Code;
 
@@ -21,14 +22,24 @@ pub struct Target {
 }
 
 impl Target {
+    /// The endpoints; for `https://` ones, the TLS that [`connect`] shows is set up too (the
+    /// cluster file's CA, the certificate `TRIAD_TLS_CERT` and `TRIAD_TLS_KEY` name).
     pub fn endpoints(&self) -> anyhow::Result<Vec<String>> {
-        if !self.endpoints.is_empty() {
+        let https = self.endpoints.iter().any(|e| e.starts_with("https://"));
+        if !self.endpoints.is_empty() && !https {
             return Ok(self.endpoints.clone());
         }
         let cluster = triad_config::Cluster::load(&self.config)?;
-        Ok(cluster.dcs_endpoints())
+        let endpoints = if self.endpoints.is_empty() { cluster.dcs_endpoints() } else { self.endpoints.clone() };
+        if let Some(tls) = triad_dcs::endpoints::client_tls(&cluster, &endpoints, None)? {
+            let _ = CLIENT_TLS.set(tls);
+        }
+        Ok(endpoints)
     }
 }
+
+/// The TLS `https://` endpoints are reached with, once [`Target::endpoints`] has set it.
+static CLIENT_TLS: OnceLock<TlsOptions> = OnceLock::new();
 
 /// One member of the coordinator, as the commands show and resolve it.
 #[derive(Clone, Debug, Default)]
@@ -55,7 +66,10 @@ impl From<&etcd_client::Member> for Member {
 
 /// A client of exactly one endpoint (the connection is made on first use).
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
-    let options = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(10));
+    let mut options = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(10));
+    if url.starts_with("https://") {
+        options = options.with_tls(CLIENT_TLS.get().cloned().context("an https:// endpoint, but no [tls] in the cluster file to reach it with")?);
+    }
     Client::connect([url], Some(options)).await.with_context(|| format!("bad endpoint {url:?}"))
 }
 

@@ -7,6 +7,7 @@
 //! daemon with an error naming it, so a dead port never hides behind a live process.
 
 pub mod metrics;
+pub mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;

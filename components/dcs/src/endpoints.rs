@@ -13,10 +13,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use triad_config::Cluster;
 
 use crate::error::{DcsError, Result, is_retryable};
+
+/// The TLS a client of the coordinator shows when an endpoint is `https://` (`[tls]
+/// coordinator`, or an external etcd with TLS): the cluster CA to check the member, and a
+/// certificate of that CA to prove the client: `host`'s own for a daemon; for a tool run by an
+/// operator (`host` is `None`), the files `TRIAD_TLS_CERT` and `TRIAD_TLS_KEY` name.
+pub fn client_tls(cluster: &Cluster, endpoints: &[String], host: Option<&str>) -> Result<Option<TlsOptions>> {
+    if !endpoints.iter().any(|e| e.starts_with("https://")) {
+        return Ok(None);
+    }
+    let Some(tls) = cluster.tls.as_ref() else {
+        return Err(DcsError::Refused("the coordinator's endpoints are https://, but the cluster file has no [tls] (the CA and certificates to use)".into()));
+    };
+    let pem = match host {
+        Some(h) => tls.pem_for(h),
+        None => match (std::env::var_os("TRIAD_TLS_CERT"), std::env::var_os("TRIAD_TLS_KEY")) {
+            (Some(cert), Some(key)) => tls.pem_with(cert.as_ref(), key.as_ref()),
+            _ => Err("the coordinator takes only clients with a certificate of the cluster CA ([tls] coordinator): set TRIAD_TLS_CERT and TRIAD_TLS_KEY to the files of one (triadctl certs issue)".into()),
+        },
+    }
+    .map_err(DcsError::Refused)?;
+    Ok(Some(TlsOptions::new().ca_certificate(Certificate::from_pem(pem.ca)).identity(Identity::from_pem(pem.cert, pem.key))))
+}
 
 /// The shortest time one member gets to answer, however many members there are.
 const MIN_ATTEMPT: Duration = Duration::from_millis(400);
@@ -41,17 +63,23 @@ impl Dcs {
     pub async fn connect(cluster: &Cluster, host: Option<&str>) -> Result<Dcs> {
         let mut endpoints = cluster.dcs_endpoints();
         if let Some(own) = host.and_then(|h| cluster.host(h).ok()) {
-            let own_endpoint = format!("http://{}", cluster.addr(own, cluster.file().ports.coordinator_client));
+            let own_endpoint = cluster.coordinator_client_url(own);
             if let Some(i) = endpoints.iter().position(|e| *e == own_endpoint) {
                 endpoints[..=i].rotate_right(1);
             }
         }
-        Dcs::connect_to(&endpoints, &cluster.dcs_prefix(), Duration::from_secs(3)).await
+        let tls = client_tls(cluster, &endpoints, host)?;
+        Dcs::connect_with(&endpoints, &cluster.dcs_prefix(), Duration::from_secs(3), tls).await
     }
 
     /// Connects to explicit endpoints (`http://host:port` or `host:port`) with keys under
     /// `prefix`. `request_timeout` bounds one request across every member it is tried on.
     pub async fn connect_to(endpoints: &[String], prefix: &str, request_timeout: Duration) -> Result<Dcs> {
+        Dcs::connect_with(endpoints, prefix, request_timeout, None).await
+    }
+
+    /// As [`Dcs::connect_to`], with TLS options for `https://` endpoints.
+    pub async fn connect_with(endpoints: &[String], prefix: &str, request_timeout: Duration, tls: Option<TlsOptions>) -> Result<Dcs> {
         if endpoints.is_empty() {
             return Err(DcsError::Refused("no coordinator endpoints configured".into()));
         }
@@ -64,6 +92,10 @@ impl Dcs {
                 .with_timeout(attempt)
                 .with_keep_alive(Duration::from_secs(2), attempt)
                 .with_require_leader(true);
+            let options = match &tls {
+                Some(t) if url.starts_with("https://") => options.with_tls(t.clone()),
+                _ => options,
+            };
             let client = Client::connect([url.as_str()], Some(options))
                 .await
                 .map_err(|err| DcsError::Refused(format!("endpoint {url}: {err}")))?;

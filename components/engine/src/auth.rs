@@ -35,16 +35,22 @@ impl PasswordLogin {
         PasswordLogin { engine, parameters, pids: RandomPidSecretKeyGenerator::default() }
     }
 
-    /// Whether `password` is `user`'s (argon2 verification on a blocking thread).
+    /// Whether `password` is `user`'s.
     async fn verify(&self, user: &str, password: String) -> bool {
         let Some(hash) = self.engine.users.read().unwrap().get(user).cloned() else { return false };
-        tokio::task::spawn_blocking(move || {
-            use argon2::password_hash::{PasswordHash, PasswordVerifier};
-            PasswordHash::new(&hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-        })
-        .await
-        .unwrap_or(false)
+        verify_hash(hash, password).await
     }
+}
+
+/// Whether `password` matches the argon2 `hash` (on a blocking thread: argon2 is slow on
+/// purpose). SQL logins and the HTTP API (`http_auth`) check passwords with this one function.
+pub async fn verify_hash(hash: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
 }
 
 #[async_trait]

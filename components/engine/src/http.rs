@@ -7,12 +7,16 @@
 //! | `GET /api/status` | host, applied log position, cubes and their cell counts, image bytes, write stages (`write_stages`) |
 //! | `GET /api/models` | the published models |
 //! | `POST /api/models/validate` | body: a model; 200 or 422 with `errors: [{path, message}]` |
-//! | `POST /api/models` | body `{"model": {...}, "published_by": "..."}`: publish to every engine (one log entry) |
+//! | `POST /api/models` | body `{"model": {...}}`: publish to every engine (one log entry), recorded as published by the signed-in user |
 //! | `GET /api/cubes` | every cube: columns (dimensions with their levels, measures), cells, local_only |
 //! | `POST /api/cubes/{model}/{cube}/rows` | body: JSON array of cells; all or nothing |
 //! | `POST /api/cubes/{model}/{cube}/csv[?wait=true]` | body: CSV with a header row; 202 with the load's id (or, with `wait`, its outcome: 200, 422 with every rejected line, 404, 503) |
 //! | `GET /api/loads`, `GET /api/loads/{id}` | loads and their progress: state, rows checked, rejected lines, log position |
-//! | `GET /api/peer/ping`, `POST /api/peer/leaving?host=H` | between engines (also on `engine_peer`, 7100) |
+//!
+//! Every `/api/...` request needs HTTP Basic credentials of a user the engines know; reads take
+//! any role, writing cells and publishing the modeler or admin role (`http_auth`). Without a
+//! user: 401; with a role that may not: 403. What engines ask each other (`GET /api/peer/ping`,
+//! `POST /api/peer/leaving?host=H`) is served on the peer port (`engine_peer`, 7100) only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +40,7 @@ pub struct Api {
     pub engine: Arc<Engine>,
     pub departures: Arc<Departures>,
     pub loads: Arc<Loads>,
+    pub verified: Arc<crate::http_auth::Verified>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -51,11 +56,15 @@ pub fn router(api: Api) -> Router {
         .route("/api/cubes/{model}/{cube}/csv", post(csv).layer(axum::extract::DefaultBodyLimit::max(1 << 30)))
         .route("/api/loads", get(|State(a): State<Api>| async move { Json(a.loads.list()) }))
         .route("/api/loads/{id}", get(load))
-        .merge(peer_router(api.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::http_auth::Gate { engine: api.engine.clone(), verified: api.verified.clone() },
+            crate::http_auth::gate,
+        ))
         .with_state(api)
 }
 
-/// What engines ask each other, served on the peer port (`engine_peer`) as well.
+/// What engines ask each other, on the peer port (`engine_peer`) only: it never goes through
+/// the balancers.
 pub fn peer_router(api: Api) -> Router<Api> {
     Router::new().route("/api/peer/ping", get(|| async { "pong" })).route("/api/peer/leaving", post(leaving)).with_state(api)
 }
@@ -97,15 +106,20 @@ async fn validate(Json(body): Json<Value>) -> Response {
     }
 }
 
-async fn publish(State(a): State<Api>, Json(body): Json<Value>) -> Response {
+async fn publish(State(a): State<Api>, axum::Extension(user): axum::Extension<crate::http_auth::User>, Json(body): Json<Value>) -> Response {
     let Some(model) = body.get("model").cloned() else {
-        return unprocessable(json!([{"path": "model", "message": "the body must be {\"model\": {...}, \"published_by\": \"...\"}"}]));
+        return unprocessable(json!([{"path": "model", "message": "the body must be {\"model\": {...}}"}]));
     };
     let model = match Model::from_json(model) {
         Ok(m) => m,
         Err(errs) => return unprocessable(json!(errs)),
     };
-    let by = body.get("published_by").and_then(Value::as_str).unwrap_or("unknown").to_string();
+    // The log names who published: the signed-in user. A body naming someone else is refused
+    // rather than recorded under the wrong name.
+    let by = user.0;
+    if let Some(named) = body.get("published_by").and_then(Value::as_str).filter(|n| *n != by) {
+        return unprocessable(json!([{"path": "published_by", "message": format!("names {named:?}, but the request is signed in as {by:?}: leave published_by out")}]));
+    }
     tracing::info!(model = %model.name, by = %by, "publishing");
     let name = model.name.clone();
     let entry = triad_changelog::Change::Publish(model);

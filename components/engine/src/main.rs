@@ -34,7 +34,7 @@ async fn run(cluster: Cluster, host: String, state_dir: Option<std::path::PathBu
 
     let http_addr = cluster.addr(&host, ports.engine_http);
     let listener = tokio::net::TcpListener::bind(&http_addr).await.with_context(|| format!("binding HTTP on {http_addr}"))?;
-    let api = http::Api { engine: engine.clone(), departures: departures.clone(), loads: Default::default() };
+    let api = http::Api { engine: engine.clone(), departures: departures.clone(), loads: Default::default(), verified: Default::default() };
     let app = http::router(api.clone());
     servers.spawn(format!("HTTP API on {http_addr}"), async move { axum::serve(listener, app).await });
 
@@ -49,7 +49,12 @@ async fn run(cluster: Cluster, host: String, state_dir: Option<std::path::PathBu
         sql: Arc::new(sql::SqlHandler { engine: engine.clone() }),
         startup: Arc::new(triad_engine::auth::PasswordLogin::new(engine.clone())),
     });
-    let tls = triad_engine::tls::sql_acceptor(&cluster, &host.name).context("setting up TLS on the SQL port ([tls])")?;
+    let tls = match &cluster.file().tls {
+        Some(t) => Some(pgwire::tokio::TlsAcceptor::from(std::sync::Arc::new(
+            triad_daemon::tls::server_config(t, &host.name, "SQL port", triad_daemon::tls::Clients::Anyone).context("setting up TLS on the SQL port ([tls])")?,
+        ))),
+        None => None,
+    };
     servers.spawn(format!("SQL on {sql_addr}"), serve_sql(sql_listener, tls, handlers));
     tracing::info!(sql = %sql_addr, http = %http_addr, "listening");
 

@@ -46,9 +46,19 @@ fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// A request to an engine's HTTP API: its status and body (status 0 when it does not answer).
+/// The engine's HTTP API as the modeler `analyst`.
 fn http(ip: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_as(ip, Some(("analyst", "secret")), method, path, body)
+}
+
+/// The HTTP API with these Basic credentials, or none; port 8080 unless `ip` names one.
+fn http_as(ip: &str, user: Option<(&str, &str)>, method: &str, path: &str, body: &str) -> (u16, String) {
     let client = reqwest::blocking::Client::builder().connect_timeout(Duration::from_secs(2)).timeout(Duration::from_secs(30)).build().unwrap();
-    let request = client.request(method.parse().unwrap(), format!("http://{ip}:8080{path}"));
+    let at = if ip.contains(':') { ip.to_string() } else { format!("{ip}:8080") };
+    let mut request = client.request(method.parse().unwrap(), format!("http://{at}{path}"));
+    if let Some((name, password)) = user {
+        request = request.basic_auth(name, Some(password));
+    }
     match request.header("content-type", "application/json").body(body.to_string()).send() {
         Ok(answer) => (answer.status().as_u16(), answer.text().unwrap_or_default()),
         Err(_) => (0, String::new()),
@@ -230,7 +240,7 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
     // Publish a model through one engine: both get it at the same log position.
     let model = r#"{"model": {"name": "sales", "cubes": [{"name": "revenue", "dimensions": [{"name": "region"}, {"name": "month"}],
         "measures": [{"name": "amount", "type": "decimal"}, {"name": "units", "type": "integer"}]},
-        {"name": "scratch", "local_only": true, "dimensions": [{"name": "k"}], "measures": [{"name": "v", "type": "float"}]}]}, "published_by": "test"}"#;
+        {"name": "scratch", "local_only": true, "dimensions": [{"name": "k"}], "measures": [{"name": "v", "type": "float"}]}]}}"#;
     assert_eq!(http(&e1, "POST", "/api/models", model).0, 200);
     let bad = r#"{"model": {"name": "bad", "cubes": [{"name": "c", "dimensions": []}]}}"#;
     let (code, body) = http(&e1, "POST", "/api/models", bad);
@@ -251,6 +261,35 @@ fn two_engines_serve_sql_replicate_writes_in_order_and_fence_without_the_coordin
         let refused = as_viewer(write).unwrap_err();
         assert!(refused.contains("permission denied: user \"vic\" is a viewer"), "{write}: {refused}");
     }
+    // The HTTP API, through the balancer: no user, a wrong password, a viewer writing or
+    // publishing, a body naming another publisher are refused, each saying why.
+    let lb = ip(30);
+    let cell = r#"[{"region": "http", "month": "2026-01", "amount": 1}]"#;
+    let (code, body) = eventually(30, "the balancer's HTTP frontend", || Some(http_as(&lb, None, "POST", "/api/cubes/sales/revenue/rows", cell)).filter(|(c, _)| *c != 0 && *c != 503));
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("this API needs a user"), "{body}");
+    let (code, body) = http_as(&lb, Some(("analyst", "guess")), "POST", "/api/cubes/sales/revenue/rows", cell);
+    assert_eq!((code, body.contains("wrong user name or password")), (401, true), "{body}");
+    let (code, body) = http_as(&lb, Some(("nobody", "secret")), "GET", "/api/cubes", "");
+    assert_eq!((code, body.contains("wrong user name or password")), (401, true), "{body}");
+    let (code, body) = http_as(&lb, Some(("vic", "secret")), "POST", "/api/cubes/sales/revenue/rows", cell);
+    assert_eq!((code, body.contains("is a viewer; writing cells")), (403, true), "{body}");
+    let (code, body) = http_as(&lb, Some(("vic", "secret")), "POST", "/api/cubes/sales/revenue/csv?wait=true", "region,month,amount\nhttp,2026-01,1\n");
+    assert_eq!((code, body.contains("is a viewer; writing cells")), (403, true), "{body}");
+    let (code, body) = http_as(&lb, Some(("vic", "secret")), "POST", "/api/models", model);
+    assert_eq!((code, body.contains("is a viewer; publishing a model")), (403, true), "{body}");
+    let (code, body) = http_as(&lb, None, "GET", "/api/models", "");
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = http_as(&lb, Some(("vic", "secret")), "GET", "/api/cubes", "");
+    assert_eq!((code, body.contains("sales.revenue")), (200, true), "{body}");
+    let (code, body) = http(&lb, "POST", "/api/models", &model.replacen("{\"model\"", "{\"published_by\": \"mallory\", \"model\"", 1));
+    assert_eq!((code, body.contains(r#"signed in as \"analyst\""#)), (422, true), "{body}");
+    // Health and metrics stay open (balancers and Prometheus ask without a user); what
+    // engines ask each other is on the peer port only.
+    assert_eq!(http_as(&e1, None, "GET", "/health", "").0, 200);
+    assert_eq!(http_as(&e1, None, "GET", "/api/peer/ping", "").0, 401);
+    assert_eq!(http(&e1, "GET", "/api/peer/ping", "").0, 404);
+    assert_eq!(http_as(&format!("{e1}:7100"), None, "GET", "/api/peer/ping", ""), (200, "pong".to_string()));
     assert_eq!(psql(&e1, "secret", "SELECT count(*), sum(amount) FROM sales.revenue").unwrap(), "3|16");
     // Writing a cell again sets it.
     psql(&e2, "secret", "INSERT INTO sales.revenue (region, month, amount) VALUES ('south', '2026-01', 5)").unwrap();
@@ -398,7 +437,7 @@ fn differential_against_postgres(e1: &str, e2: &str, as_pg: &dyn Fn(&[&str]) -> 
     };
     let model = r#"{"model": {"name": "d", "cubes": [{"name": "diff", "dimensions": [{"name": "a", "members": ["a0", "a1", "a2", "a3", "a4"]},
         {"name": "b", "levels": [{"name": "bg", "parents": {"b0": "g0", "b1": "g1", "b2": "g2", "b3": "g0", "b4": "g1", "b5": "g2", "b6": "g0"}}]}, {"name": "c"}],
-        "measures": [{"name": "x", "type": "decimal"}, {"name": "y", "type": "integer"}]}]}, "published_by": "test"}"#;
+        "measures": [{"name": "x", "type": "decimal"}, {"name": "y", "type": "integer"}]}]}}"#;
     assert_eq!(http(e1, "POST", "/api/models", model).0, 200);
     let (mut cells, mut rows) = (vec![], vec![]);
     for a in 0..5 {
@@ -609,7 +648,7 @@ fn catalog_queries(e: &str) {
 /// progress polling; the cells reach the other engine.
 fn csv_loads(e1: &str, e2: &str) {
     let model = r#"{"model": {"name": "l", "cubes": [{"name": "c", "dimensions": [{"name": "k", "levels": [{"name": "kg", "parents": {"a": "g1", "b": "g1", "c": "g2"}}]}],
-        "measures": [{"name": "v", "type": "integer"}]}]}, "published_by": "test"}"#;
+        "measures": [{"name": "v", "type": "integer"}]}]}}"#;
     assert_eq!(http(e1, "POST", "/api/models", model).0, 200);
     let (code, body) = http(e1, "POST", "/api/cubes/l/c/csv?wait=true", "k,v\na,1\nb,2\n");
     assert_eq!(code, 200, "{body}");

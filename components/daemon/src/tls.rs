@@ -1,6 +1,8 @@
-//! TLS on the SQL port (`[tls]` in the cluster file, docs/security.md): the host's
+//! TLS for a daemon's port (`[tls]` in the cluster file, docs/security.md): the host's
 //! certificate and key, read again whenever either file changes, so a renewed certificate
-//! (`triadctl certs issue --renew`) is served to new connections without a restart.
+//! (`triadctl certs issue --renew`) is served to new connections without a restart. The
+//! engines' SQL port uses it alone; the coordinator's client port also asks every client for
+//! a certificate of the cluster CA (mutual TLS).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -9,25 +11,43 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, anyhow};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use tokio_rustls::rustls::sign::CertifiedKey;
-use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 
-/// The acceptor for the SQL port, or `None` when the cluster file has no `[tls]`.
-pub fn sql_acceptor(cluster: &triad_config::Cluster, host: &str) -> Result<Option<pgwire::tokio::TlsAcceptor>> {
-    let Some(tls) = &cluster.file().tls else { return Ok(None) };
+/// Whom a port takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clients {
+    /// Anyone; clients prove themselves otherwise (the SQL port's passwords).
+    Anyone,
+    /// Only clients showing a certificate of the cluster CA, valid now.
+    OfTheClusterCa,
+}
+
+/// The TLS settings of `port` (words for the log) on `host`.
+pub fn server_config(tls: &triad_config::Tls, host: &str, port: &'static str, clients: Clients) -> Result<ServerConfig> {
     let files = Files { cert: triad_config::Tls::path_for(&tls.cert, host), key: triad_config::Tls::path_for(&tls.key, host) };
-    let resolver = Reloading { current: Mutex::new(files.load()?), files };
+    let resolver = Reloading { current: Mutex::new(files.load()?), files, port };
     // ring, as the rest of the workspace (rcgen): aws-lc-rs, rustls's post-quantum provider,
     // needs a C toolchain and CMake in every build. Post-quantum key exchange is left for then.
     #[expect(deprecated, reason = "rustls 0.23.48 deprecates ring's provider for lacking post-quantum key exchange")]
-    let provider = rustls::crypto::ring::default_provider();
-    let config = ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
-    Ok(Some(pgwire::tokio::TlsAcceptor::from(Arc::new(config))))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().context("TLS protocol versions")?;
+    let builder = match clients {
+        Clients::Anyone => builder.with_no_client_auth(),
+        Clients::OfTheClusterCa => {
+            let mut roots = RootCertStore::empty();
+            let ca = CertificateDer::pem_file_iter(&tls.ca)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| anyhow!("reading the cluster CA's certificate {}: {e}", tls.ca))?;
+            for cert in ca {
+                roots.add(cert).with_context(|| format!("{} is not a CA certificate TLS can use", tls.ca))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().context("the client certificate check")?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    Ok(builder.with_cert_resolver(Arc::new(resolver)))
 }
 
 struct Files {
@@ -68,6 +88,7 @@ impl Files {
 struct Reloading {
     files: Files,
     current: Mutex<Loaded>,
+    port: &'static str,
 }
 
 impl ResolvesServerCert for Reloading {
@@ -76,7 +97,7 @@ impl ResolvesServerCert for Reloading {
         if self.files.stamps() != current.stamps {
             match self.files.load() {
                 Ok(loaded) => {
-                    tracing::info!(cert = %self.files.cert.display(), "serving a renewed certificate on the SQL port");
+                    tracing::info!(cert = %self.files.cert.display(), "serving a renewed certificate on the {}", self.port);
                     *current = loaded;
                 }
                 Err(e) => {
