@@ -214,9 +214,16 @@ def converged(_last):
     if len(prim) != 1:
         return False
     standby = app2 if prim[0] is app1 else app1
-    ok = http_status(standby.name, KEEPER_API, "/replica") == 200 and all(engine_serving(m) for m in apps)
+    # Recovered means two whole copies again: a streaming standby is not enough until the
+    # primary's keeper has recorded it as the synchronous standby. Before that, new commits
+    # live on the primary alone (synchronous mode "on"), and losing that host leaves the
+    # cluster waiting for the operator by design (docs/keeper.md). Seed 20261209 replaced the
+    # primary two seconds after its standby started streaming, before it was recorded, and
+    # called the documented wait a wedge (docs/failure-behaviour.md).
+    sync = (http_json(prim[0].name, KEEPER_API, "/cluster") or {}).get("sync_standby")
+    ok = http_status(standby.name, KEEPER_API, "/replica") == 200 and sync == standby.name and all(engine_serving(m) for m in apps)
     if _last:
-        note(f"not converged: primary {[m.name for m in prim]}, standby /replica {http_status(standby.name, KEEPER_API, '/replica')}, engines {[engine_serving(m) for m in apps]}")
+        note(f"not converged: primary {[m.name for m in prim]}, standby /replica {http_status(standby.name, KEEPER_API, '/replica')}, sync standby {sync}, engines {[engine_serving(m) for m in apps]}")
     return ok
 
 

@@ -290,9 +290,10 @@ fn eligible(o: &Observed, dcs: &DcsView) -> Result<(), String> {
             if dcs.sync_standby.as_deref() == me || dcs.sync_leader.as_deref() == me {
                 Ok(())
             } else {
+                let holders = [dcs.sync_standby.as_deref(), dcs.sync_leader.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" or ");
                 Err(format!(
-                    "synchronous mode: only {} may take over (it holds every acknowledged commit)",
-                    [dcs.sync_standby.as_deref(), dcs.sync_leader.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" or ")
+                    "synchronous mode: only {holders} may take over (it holds every acknowledged commit); if it is gone for good, `triadctl failover --candidate {}` makes this host the primary and loses the commits only {holders} acknowledged",
+                    o.me
                 ))
             }
         }

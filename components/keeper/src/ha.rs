@@ -88,6 +88,8 @@ pub struct Keeper {
     following: Option<String>,
     /// Since when this standby's WAL receiver has not been streaming (see `decision::stuck`).
     receiver_down_since: Option<Instant>,
+    /// What the keeper last said it waits for: logged when it changes, not on every round.
+    waiting_for: String,
     shared: Arc<Shared>,
 }
 
@@ -119,6 +121,7 @@ impl Keeper {
             leadership: None,
             following: None,
             receiver_down_since: None,
+            waiting_for: String::new(),
             shared,
         }
     }
@@ -215,9 +218,17 @@ impl Keeper {
         for action in actions {
             tracing::debug!(?action);
             if let Action::Wait(why) = &action {
+                // A keeper that waits for good must say so where operators look: seed
+                // 20261209 of the soak left both keepers silent for minutes while
+                // `/cluster` alone said why.
+                if *why != self.waiting_for {
+                    tracing::warn!(why = %why, "waiting");
+                    self.waiting_for = why.clone();
+                }
                 note = why.clone();
                 continue;
             }
+            self.waiting_for.clear();
             tracing::info!(?action, "acting");
             if let Err(e) = self.act(&action, &observed).await {
                 note = format!("{action:?} failed: {e:#}");
