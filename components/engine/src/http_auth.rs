@@ -56,12 +56,8 @@ pub fn need(method: &Method, path: &str) -> Need {
 pub fn allowed(user: &str, role: Option<UserRole>, need: Need) -> Result<(), String> {
     match need {
         Need::Nothing | Need::Read => Ok(()),
-        Need::WriteCells => crate::user_roles::may_write(user, role),
-        Need::Publish => match role {
-            Some(UserRole::Admin | UserRole::Modeler) => Ok(()),
-            Some(UserRole::Viewer) => Err(format!("permission denied: user {user:?} is a viewer; publishing a model takes the modeler or admin role")),
-            None => crate::user_roles::may_write(user, None),
-        },
+        Need::WriteCells => crate::user_roles::may_change(user, role, "writing cells"),
+        Need::Publish => crate::user_roles::may_change(user, role, "publishing a model"),
     }
 }
 

@@ -268,7 +268,7 @@ impl SqlHandler {
         {
             let user = session.lock().unwrap().user.clone();
             let role = self.engine.roles.read().unwrap().get(&user).copied();
-            crate::user_roles::may_write(&user, role).map_err(|e| user_error("42501", e, None))?;
+            crate::user_roles::may_change(&user, role, "writing cells").map_err(|e| user_error("42501", e, None))?;
         }
         // Checked now, so that a bad row fails this statement as in PostgreSQL.
         let checked = self.engine.check_cells(model, cube, &cells).map_err(check_error)?;

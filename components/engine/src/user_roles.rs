@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use triad_config::UserRole;
 
 /// The rule: `user` with `role` (`None`: the engine was never told, as for users a designer
-/// of an earlier release created) may write cells, or the refusal's words.
-pub fn may_write(user: &str, role: Option<UserRole>) -> Result<(), String> {
+/// of an earlier release created) may make a change (`change`: "writing cells", "publishing a
+/// model", for the refusal's words), or the refusal's words.
+pub fn may_change(user: &str, role: Option<UserRole>, change: &str) -> Result<(), String> {
     match role {
         Some(UserRole::Admin | UserRole::Modeler) => Ok(()),
-        Some(UserRole::Viewer) => Err(format!("permission denied: user {user:?} is a viewer; writing cells takes the modeler or admin role")),
+        Some(UserRole::Viewer) => Err(format!("permission denied: user {user:?} is a viewer; {change} takes the modeler or admin role")),
         None => Err(format!(
             "permission denied: the engines do not know the role of user {user:?} (created before roles reached them): create the user again in the designer, or list it in [[users]]"
         )),
@@ -39,7 +40,7 @@ mod tests {
             (Some(UserRole::Viewer), false, "is a viewer"),
             (None, false, "do not know the role"),
         ] {
-            let got = may_write("ann", role);
+            let got = may_change("ann", role, "writing cells");
             assert_eq!(got.is_ok(), writes, "{role:?}");
             assert!(got.err().unwrap_or_default().contains(words), "{role:?}");
         }
